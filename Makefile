@@ -1,0 +1,86 @@
+# shelfd: plain Makefile with explicit object lists (see config.mk).
+include config.mk
+
+.DEFAULT_GOAL := all
+
+UTIL_OBJS := agent/util.o agent/log.o
+DRIVER_OBJS := drivers/device.o drivers/linebuf.o drivers/pos.o drivers/serial.o drivers/serdev.o \
+	drivers/pos_drv.o
+AGENT_OBJS := agent/main.o agent/daemon.o agent/loop.o agent/config.o agent/store.o \
+	agent/batch.o agent/hqlink.o agent/ctl.o $(DRIVER_OBJS) $(UTIL_OBJS)
+CTL_OBJS := agent/shelfctl.o agent/util.o
+
+# Unit tests: tests/unit/test_NAME.c linked with the objects listed here.
+UNIT_TESTS := test_util test_linebuf test_pos test_config test_store test_batch
+test_util_OBJS := $(UTIL_OBJS)
+test_linebuf_OBJS := drivers/linebuf.o $(UTIL_OBJS)
+test_pos_OBJS := drivers/pos.o $(UTIL_OBJS)
+test_config_OBJS := agent/config.o drivers/serial.o $(UTIL_OBJS)
+test_store_OBJS := agent/store.o $(UTIL_OBJS)
+test_batch_OBJS := agent/batch.o agent/store.o $(UTIL_OBJS)
+
+B := $(BUILD)
+PROGS := $(B)/shelfd $(B)/shelfctl
+UNIT_BINS := $(addprefix $(B)/tests/,$(UNIT_TESTS))
+FUZZ_POS := $(B)/tests/fuzz_pos
+
+all: $(PROGS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/shelfd: $(addprefix $(B)/,$(AGENT_OBJS))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_AGENT)
+
+$(B)/shelfctl: $(addprefix $(B)/,$(CTL_OBJS))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CTL)
+
+.SECONDEXPANSION:
+$(UNIT_BINS): $(B)/tests/%: $(B)/tests/unit/%.o $$(addprefix $(B)/,$$($$*_OBJS))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_AGENT) $(LIBS_TEST)
+
+# A plain driver for the POS parser fuzz target: replays files or random input
+# (libFuzzer builds use tests/fuzz/README.md).
+$(FUZZ_POS): $(B)/tests/fuzz/fuzz_pos.o $(B)/tests/fuzz/fuzz_main.o \
+		$(addprefix $(B)/,drivers/pos.o $(UTIL_OBJS))
+	$(CC) $(LDFLAGS) -o $@ $^ -lcjson
+
+unit: $(UNIT_BINS)
+
+deps:
+	@scripts/install-deps --check >/dev/null 2>&1 || scripts/install-deps
+
+# make test: every unit test, the fuzz smoke run, then the black-box scenarios.
+test: deps
+	$(MAKE) all unit $(FUZZ_POS)
+	tests/run-all $(B)
+
+asan: deps
+	$(MAKE) SAN=1 test
+
+test-arm64: deps
+	$(MAKE) CROSS=aarch64-linux-gnu- unit
+	tests/run-unit build-aarch64 qemu-aarch64-static -L /usr/aarch64-linux-gnu
+
+bench: deps all
+	tests/bench/run $(B)
+
+demo: deps all
+	scripts/demo $(B)
+
+strip: all
+	$(STRIP) -o $(B)/shelfd.stripped $(B)/shelfd
+
+format:
+	clang-format -i agent/*.[ch] drivers/*.[ch] tests/unit/*.c tests/fuzz/*.c
+
+check-format:
+	clang-format --dry-run --Werror agent/*.[ch] drivers/*.[ch]
+
+clean:
+	rm -rf build build-*
+
+.PHONY: all unit deps test asan test-arm64 bench demo strip format check-format clean
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

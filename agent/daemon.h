@@ -1,0 +1,76 @@
+/*
+ * daemon: the one daemon context (ntpd's struct ntpd_conf in spirit) and the
+ * glue between modules: devices emit events -> the store (one transaction
+ * per loop turn) -> hqlink drains them; the control socket reads from all.
+ * No other mutable globals exist besides the signal-free signalfd design.
+ */
+#ifndef SHELF_DAEMON_H
+#define SHELF_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "device.h"
+#include "hqlink.h"
+#include "loop.h"
+#include "store.h"
+
+#ifndef SHELFD_VERSION
+#define SHELFD_VERSION "0.1.0"
+#endif
+
+#define RECENT_MAX 256
+
+struct recent_event {
+	int64_t seq;
+	int64_t ts_ms;
+	char type[16];
+	char source[CONF_NAME_MAX + 1];
+	char summary[96];
+};
+
+struct shelfd {
+	const char *config_path;
+	struct config *conf; /* immutable after load (owned) */
+	struct loop *loop;
+	struct store *store;
+	struct hqlink *hq;
+	struct ctl *ctl;
+	struct device_host host;
+	struct device devices[CONF_MAX_DEVICES];
+	size_t n_devices;
+	int sigfd;
+	int64_t started_ms;
+	int exit_code;
+
+	/* Types appended since the last commit, to wake the batcher. */
+	char turn_types[8][16];
+	size_t n_turn_types;
+	uint64_t events_lost; /* events that failed to commit */
+
+	struct recent_event recent[RECENT_MAX];
+	size_t recent_head; /* next slot to write */
+	size_t recent_n;
+};
+
+/*
+ * Set up everything from @conf (ownership passes to @d): data dir, store,
+ * control socket, MQTT link, devices, signals. Returns 0 or a negative errno
+ * (the reason is logged).
+ */
+int shelfd_init(struct shelfd *d, const char *config_path, struct config *conf);
+/* Run until SIGTERM/SIGINT. Returns the process exit code. */
+int shelfd_run(struct shelfd *d);
+/* Commit, say goodbye to HQ, close everything. Safe after a failed init. */
+void shelfd_fini(struct shelfd *d);
+
+/*
+ * Record one event from the daemon itself or a device (@source). See
+ * device_host.emit. Returns 0 or a negative errno.
+ */
+int shelfd_emit(struct shelfd *d, const char *source, const char *type, const cJSON *body,
+		int64_t ts_ms);
+
+#endif

@@ -1,0 +1,336 @@
+/*
+ * shelfctl: the field technician's CLI. Talks to shelfd over its control
+ * socket: sends one JSON request line, reads one JSON reply, prints it as a
+ * table (default) or as the JSON document (--json).
+ *
+ * Exit codes: 0 ok, 1 the command failed, 2 usage error, 3 daemon unreachable.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "util.h"
+
+#define DEFAULT_SOCKET "/run/shelfd/ctl.sock"
+#define REPLY_MAX (2 * 1024 * 1024)
+#define TIMEOUT_MS 10000
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: shelfctl [-s SOCKET] [--json] COMMAND [ARGS]\n"
+		   "commands:\n"
+		   "  status            health at a glance: HQ link, outbox, devices\n"
+		   "  devices           per device: state, lines, errors, last error\n"
+		   "  outbox            events waiting for HQ, by type; drops\n"
+		   "  events [-n N]     the last N events recorded (default 20, max 256)\n"
+		   "options:\n"
+		   "  -s SOCKET         control socket (default " DEFAULT_SOCKET
+		   ", or $SHELFCTL_SOCKET)\n"
+		   "  --json            print the reply as one JSON document\n");
+}
+
+/* Send @req, read the whole reply into a malloc'd string. Returns NULL on error. */
+static char *transact(const char *path, const char *req, int *exit_code)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct dynbuf b;
+	size_t len = strlen(req);
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "shelfctl: socket path too long: %s\n", path);
+		*exit_code = EXIT_USAGE;
+		return NULL;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "shelfctl: cannot reach shelfd at %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		*exit_code = EXIT_UNREACHABLE;
+		return NULL;
+	}
+	if (write(fd, req, len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
+		fprintf(stderr, "shelfctl: sending to %s: %s\n", path, strerror(errno));
+		close(fd);
+		*exit_code = EXIT_UNREACHABLE;
+		return NULL;
+	}
+	dynbuf_init(&b, REPLY_MAX);
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		char buf[8192];
+		ssize_t n;
+		int pr = poll(&p, 1, TIMEOUT_MS);
+
+		if (pr == 0) {
+			fprintf(stderr, "shelfctl: no reply from shelfd within %d s\n",
+				TIMEOUT_MS / 1000);
+			goto err;
+		}
+		if (pr < 0) {
+			if (errno == EINTR)
+				continue;
+			goto err;
+		}
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "shelfctl: reading reply: %s\n", strerror(errno));
+			goto err;
+		}
+		if (n == 0)
+			break;
+		if (dynbuf_add(&b, buf, (size_t)n) < 0) {
+			fprintf(stderr, "shelfctl: reply over %d bytes\n", REPLY_MAX);
+			goto err;
+		}
+	}
+	close(fd);
+	if (!b.len) {
+		fprintf(stderr, "shelfctl: shelfd closed the connection without a reply\n");
+		dynbuf_free(&b);
+		*exit_code = EXIT_UNREACHABLE;
+		return NULL;
+	}
+	return b.buf; /* ownership passes to the caller */
+err:
+	close(fd);
+	dynbuf_free(&b);
+	*exit_code = EXIT_UNREACHABLE;
+	return NULL;
+}
+
+static const char *str(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	if (cJSON_IsString(v))
+		return v->valuestring;
+	return "-";
+}
+
+static double num(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static bool is_null(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return !v || cJSON_IsNull(v);
+}
+
+static void fmt_age(double s, char *buf, size_t sz)
+{
+	long v = (long)s;
+
+	if (v < 120)
+		snprintf(buf, sz, "%lds", v);
+	else if (v < 7200)
+		snprintf(buf, sz, "%ldm%02lds", v / 60, v % 60);
+	else if (v < 172800)
+		snprintf(buf, sz, "%ldh%02ldm", v / 3600, (v % 3600) / 60);
+	else
+		snprintf(buf, sz, "%ldd%02ldh", v / 86400, (v % 86400) / 3600);
+}
+
+static void print_status(const cJSON *d)
+{
+	const cJSON *hq = cJSON_GetObjectItemCaseSensitive(d, "hq");
+	const cJSON *ob = cJSON_GetObjectItemCaseSensitive(d, "outbox");
+	const cJSON *dv = cJSON_GetObjectItemCaseSensitive(d, "devices");
+	char up[32], age[32];
+	bool healthy = !strcmp(str(hq, "state"), "connected") && num(dv, "down") == 0;
+
+	fmt_age(num(d, "uptime_s"), up, sizeof(up));
+	printf("store     %s   shelfd %s   pid %.0f   up %s   %s\n", str(d, "store"),
+	       str(d, "version"), num(d, "pid"), up, healthy ? "HEALTHY" : "ATTENTION");
+	printf("hq        %-12s since %s   %s:%.0f%s\n", str(hq, "state"), str(hq, "since"),
+	       str(hq, "host"), num(hq, "port"),
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(hq, "tls")) ? " (tls)" : "");
+	if (!is_null(hq, "last_error"))
+		printf("          last error: %s\n", str(hq, "last_error"));
+	printf("          published %.0f   acked %.0f   in flight %.0f msgs\n",
+	       num(hq, "published"), num(hq, "acked"), num(hq, "inflight"));
+	if (is_null(ob, "oldest_age_s"))
+		snprintf(age, sizeof(age), "-");
+	else
+		fmt_age(num(ob, "oldest_age_s"), age, sizeof(age));
+	printf("outbox    %.0f events   %.0f bytes   oldest unsent %s   dropped %.0f\n",
+	       num(ob, "depth"), num(ob, "bytes"), age, num(ob, "dropped"));
+	printf("devices   %.0f total   %.0f ok   %.0f down\n", num(dv, "total"), num(dv, "ok"),
+	       num(dv, "down"));
+}
+
+static void print_devices(const cJSON *d)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(d, "devices");
+	const cJSON *o;
+
+	printf("%-16s %-7s %-6s %10s %8s  %-24s %s\n", "NAME", "KIND", "STATE", "LINES_OK",
+	       "ERRORS", "LAST_SEEN", "LAST_ERROR");
+	cJSON_ArrayForEach(o, arr)
+	{
+		printf("%-16s %-7s %-6s %10.0f %8.0f  %-24s %s\n", str(o, "name"), str(o, "kind"),
+		       str(o, "state"), num(o, "lines_ok"), num(o, "errors"), str(o, "last_seen"),
+		       str(o, "last_error"));
+	}
+	printf("%.0f device(s)\n", num(d, "count"));
+}
+
+static void print_outbox(const cJSON *d)
+{
+	const cJSON *o, *drops = cJSON_GetObjectItemCaseSensitive(d, "dropped");
+	char age[32];
+
+	if (is_null(d, "oldest_age_s"))
+		snprintf(age, sizeof(age), "-");
+	else
+		fmt_age(num(d, "oldest_age_s"), age, sizeof(age));
+	printf("depth %.0f events   %.0f / %.0f bytes   oldest unsent %s   in flight %.0f   "
+	       "sync %s   last seq %.0f\n",
+	       num(d, "depth"), num(d, "bytes"), num(d, "max_bytes"), age, num(d, "inflight"),
+	       str(d, "sync"), num(d, "last_seq"));
+	printf("%-12s %10s %20s\n", "TYPE", "ROWS", "MIN_SEQ");
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(d, "types"))
+	{
+		printf("%-12s %10.0f %20.0f\n", str(o, "type"), num(o, "rows"), num(o, "min_seq"));
+	}
+	if (cJSON_GetArraySize(drops) > 0) {
+		printf("dropped by the quota:");
+		cJSON_ArrayForEach(o, drops)
+		{
+			printf(" %s=%.0f", o->string, o->valuedouble);
+		}
+		printf("\n");
+	} else {
+		printf("dropped by the quota: none\n");
+	}
+}
+
+static void print_events(const cJSON *d)
+{
+	const cJSON *o;
+
+	printf("%-18s %-26s %-7s %-10s %-9s %s\n", "SEQ", "TS", "TYPE", "SOURCE", "DELIVERED",
+	       "SUMMARY");
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(d, "events"))
+	{
+		printf("%-18.0f %-26s %-7s %-10s %-9s %s\n", num(o, "seq"), str(o, "ts"),
+		       str(o, "type"), str(o, "source"),
+		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "delivered")) ? "yes" : "no",
+		       str(o, "summary"));
+	}
+	printf("%.0f event(s)\n", num(d, "count"));
+}
+
+int main(int argc, char **argv)
+{
+	const char *sock = getenv("SHELFCTL_SOCKET");
+	const char *cmd = NULL;
+	bool json = false;
+	long long n = 0;
+	int exit_code = EXIT_OK, i;
+	cJSON *req, *reply, *data;
+	char *reqs, *text;
+
+	if (!sock || !sock[0])
+		sock = DEFAULT_SOCKET;
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "-s") && i + 1 < argc) {
+			sock = argv[++i];
+		} else if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return EXIT_OK;
+		} else {
+			fprintf(stderr, "shelfctl: unknown option %s\n", argv[i]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[i++];
+	for (; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!strcmp(cmd, "events") && !strcmp(argv[i], "-n") && i + 1 < argc) {
+			if (parse_ll(argv[++i], 1, 256, &n) < 0) {
+				fprintf(stderr, "shelfctl: -n takes a number from 1 to 256, got \"%s\"\n",
+					argv[i]);
+				return EXIT_USAGE;
+			}
+		} else {
+			fprintf(stderr, "shelfctl: unexpected argument \"%s\" for %s\n", argv[i], cmd);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (strcmp(cmd, "status") && strcmp(cmd, "devices") && strcmp(cmd, "outbox") &&
+	    strcmp(cmd, "events")) {
+		fprintf(stderr, "shelfctl: unknown command \"%s\"\n", cmd);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "cmd", cmd);
+	if (n)
+		cJSON_AddNumberToObject(req, "n", (double)n);
+	reqs = cJSON_PrintUnformatted(req);
+	cJSON_Delete(req);
+	if (!reqs)
+		return EXIT_FAIL;
+	text = transact(sock, reqs, &exit_code);
+	free(reqs);
+	if (!text)
+		return exit_code;
+	reply = cJSON_Parse(text);
+	free(text);
+	if (!reply) {
+		fprintf(stderr, "shelfctl: shelfd sent a reply that is not JSON\n");
+		return EXIT_FAIL;
+	}
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok"))) {
+		fprintf(stderr, "shelfctl: %s: %s\n", cmd, str(reply, "error"));
+		cJSON_Delete(reply);
+		return EXIT_FAIL;
+	}
+	data = cJSON_GetObjectItemCaseSensitive(reply, "data");
+	if (json) {
+		char *out = cJSON_Print(data);
+
+		if (out)
+			puts(out);
+		free(out);
+	} else if (!strcmp(cmd, "status")) {
+		print_status(data);
+	} else if (!strcmp(cmd, "devices")) {
+		print_devices(data);
+	} else if (!strcmp(cmd, "outbox")) {
+		print_outbox(data);
+	} else {
+		print_events(data);
+	}
+	cJSON_Delete(reply);
+	return EXIT_OK;
+}

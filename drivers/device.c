@@ -1,0 +1,31 @@
+/*
+ * device: the table of drivers and the shared error bookkeeping.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "device.h"
+#include "log.h"
+#include "util.h"
+
+const struct device_ops *device_ops_for(enum dev_kind kind)
+{
+	switch (kind) {
+	case DEV_POS:
+		return &pos_ops;
+	default:
+		return NULL;
+	}
+}
+
+void device_error(struct device *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(d->st.last_error, sizeof(d->st.last_error), fmt, ap);
+	va_end(ap);
+	d->st.errors++;
+	d->st.last_error_ms = now_wall_ms();
+	log_warn("device %s: %s", d->conf->name, d->st.last_error);
+}

@@ -1,0 +1,91 @@
+/*
+ * pos_drv: the POS terminal driver. Lines from the serial port (serdev) go
+ * through the pure parser (pos.c); each valid sale, refund or void becomes a
+ * `sale` event; each bad line is counted and logged with the device and line
+ * number, and skipped.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "device.h"
+#include "log.h"
+#include "pos.h"
+#include "serdev.h"
+
+struct pos_priv {
+	struct serdev sd;
+};
+
+static bool blank(const char *line, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
+			return false;
+	}
+	return true;
+}
+
+static void pos_on_line(struct serdev *s, const char *line, size_t len, uint64_t line_no,
+			bool too_long)
+{
+	struct device *d = s->dev;
+	struct pos_err err = { { 0 }, { 0 } };
+	int64_t ts_ms = 0;
+	cJSON *sale;
+	int rc;
+
+	if (too_long) {
+		device_error(d, "line %llu: %zu bytes, over the %d-byte limit; skipped",
+			     (unsigned long long)line_no, len, POS_LINE_MAX);
+		return;
+	}
+	if (blank(line, len))
+		return;
+	sale = pos_parse_line(line, len, &ts_ms, &err);
+	if (!sale) {
+		device_error(d, "line %llu: %s%s%s", (unsigned long long)line_no, err.at,
+			     err.at[0] ? ": " : "", err.msg);
+		return;
+	}
+	rc = d->host->emit(d->host->arg, d, "sale", sale, ts_ms);
+	cJSON_Delete(sale);
+	if (rc < 0) {
+		device_error(d, "line %llu: not recorded (error %d)", (unsigned long long)line_no,
+			     rc);
+		return;
+	}
+	d->st.lines_ok++;
+}
+
+static int pos_start(struct device *d)
+{
+	struct pos_priv *p = calloc(1, sizeof(*p));
+	int rc;
+
+	if (!p)
+		return -ENOMEM;
+	d->priv = p;
+	rc = serdev_start(&p->sd, d, POS_LINE_MAX, pos_on_line);
+	if (rc < 0) {
+		free(p);
+		d->priv = NULL;
+	}
+	return rc;
+}
+
+static void pos_stop(struct device *d)
+{
+	struct pos_priv *p = d->priv;
+
+	if (!p)
+		return;
+	serdev_stop(&p->sd);
+	free(p);
+	d->priv = NULL;
+}
+
+const struct device_ops pos_ops = {
+	.kind = "pos",
+	.start = pos_start,
+	.stop = pos_stop,
+};
