@@ -7,8 +7,8 @@ UTIL_OBJS := agent/util.o agent/log.o
 DRIVER_OBJS := drivers/device.o drivers/linebuf.o drivers/pos.o drivers/serial.o drivers/serdev.o \
 	drivers/pos_drv.o
 AGENT_OBJS := agent/main.o agent/daemon.o agent/loop.o agent/config.o agent/store.o \
-	agent/batch.o agent/hqlink.o agent/ctl.o $(DRIVER_OBJS) $(UTIL_OBJS)
-CTL_OBJS := agent/shelfctl.o agent/util.o
+	agent/batch.o agent/hqlink.o agent/ctl.o agent/json.o $(DRIVER_OBJS) $(UTIL_OBJS)
+CTL_OBJS := agent/shelfctl.o agent/json.o agent/util.o
 
 # Unit tests: tests/unit/test_NAME.c linked with the objects listed here.
 UNIT_TESTS := test_util test_linebuf test_pos test_config test_store test_batch

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "json.h"
 #include "log.h"
 #include "util.h"
 
@@ -102,6 +103,7 @@ static void client_handle(struct ctl_client *c)
 		} else {
 			cJSON_AddStringToObject(reply, "error", err[0] ? err : strerror(-rc));
 		}
+		json_ints_to_raw(reply);
 		c->reply = cJSON_PrintUnformatted(reply);
 	}
 	cJSON_Delete(data);

@@ -14,6 +14,7 @@
 
 #include "batch.h"
 #include "daemon.h"
+#include "json.h"
 #include "log.h"
 #include "util.h"
 
@@ -67,12 +68,14 @@ static void remember(struct shelfd *d, int64_t seq, int64_t ts_ms, const char *t
 	str_copy(r->source, sizeof(r->source), source);
 	r->summary[0] = '\0';
 	if (!strcmp(type, "sale")) {
+		int64_t total = 0;
+
 		a = cJSON_GetObjectItemCaseSensitive(body, "receipt");
-		b = cJSON_GetObjectItemCaseSensitive(body, "total");
-		snprintf(r->summary, sizeof(r->summary), "%s %s total %.0f",
+		json_get_int(body, "total", &total);
+		snprintf(r->summary, sizeof(r->summary), "%s %s total %lld",
 			 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "kind"))
 				 ?: "?",
-			 cJSON_GetStringValue(a) ?: "?", cJSON_IsNumber(b) ? b->valuedouble : 0);
+			 cJSON_GetStringValue(a) ?: "?", (long long)total);
 	} else if (!strcmp(type, "alert")) {
 		a = cJSON_GetObjectItemCaseSensitive(body, "alert");
 		b = cJSON_GetObjectItemCaseSensitive(body, "device");
@@ -84,7 +87,7 @@ static void remember(struct shelfd *d, int64_t seq, int64_t ts_ms, const char *t
 		d->recent_n++;
 }
 
-int shelfd_emit(struct shelfd *d, const char *source, const char *type, const cJSON *body,
+int shelfd_emit(struct shelfd *d, const char *source, const char *type, cJSON *body,
 		int64_t ts_ms)
 {
 	struct dynbuf b;
@@ -95,6 +98,8 @@ int shelfd_emit(struct shelfd *d, const char *source, const char *type, const cJ
 
 	if (!ts_ms)
 		ts_ms = now_wall_ms();
+	if (json_ints_to_raw(body) < 0)
+		return -ENOMEM;
 	text = cJSON_PrintUnformatted(body);
 	if (!text)
 		return -ENOMEM;
@@ -126,7 +131,7 @@ out:
 	return rc;
 }
 
-static int host_emit(void *arg, struct device *dev, const char *type, const cJSON *body,
+static int host_emit(void *arg, struct device *dev, const char *type, cJSON *body,
 		     int64_t ts_ms)
 {
 	return shelfd_emit(arg, dev->conf->name, type, body, ts_ms);

@@ -70,7 +70,7 @@ void shelfd_fini(struct shelfd *d);
  * Record one event from the daemon itself or a device (@source). See
  * device_host.emit. Returns 0 or a negative errno.
  */
-int shelfd_emit(struct shelfd *d, const char *source, const char *type, const cJSON *body,
+int shelfd_emit(struct shelfd *d, const char *source, const char *type, cJSON *body,
 		int64_t ts_ms);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "json.h"
 #include "util.h"
 
 #define DEFAULT_SOCKET "/run/shelfd/ctl.sock"
@@ -317,7 +318,10 @@ int main(int argc, char **argv)
 	}
 	data = cJSON_GetObjectItemCaseSensitive(reply, "data");
 	if (json) {
-		char *out = cJSON_Print(data);
+		char *out;
+
+		json_ints_to_raw(data);
+		out = cJSON_Print(data);
 
 		if (out)
 			puts(out);

@@ -18,6 +18,16 @@ const struct device_ops *device_ops_for(enum dev_kind kind)
 	}
 }
 
+void device_note(struct device *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(d->st.last_error, sizeof(d->st.last_error), fmt, ap);
+	va_end(ap);
+	d->st.last_error_ms = now_wall_ms();
+}
+
 void device_error(struct device *d, const char *fmt, ...)
 {
 	va_list ap;

@@ -25,11 +25,11 @@ struct device_host {
 	/*
 	 * Record an event from @d: @type ("sale", "alert"...), @body an object
 	 * whose members follow ts/type/source in the event (borrowed: the host
-	 * copies what it needs), @ts_ms the event time (0 = now). Returns 0 or
-	 * a negative errno (the event was not recorded; the driver counts it).
+	 * may normalize its numbers in place, the caller still frees it),
+	 * @ts_ms the event time (0 = now). Returns 0 or a negative errno (the
+	 * event was not recorded; the driver counts it).
 	 */
-	int (*emit)(void *arg, struct device *d, const char *type, const cJSON *body,
-		    int64_t ts_ms);
+	int (*emit)(void *arg, struct device *d, const char *type, cJSON *body, int64_t ts_ms);
 	void *arg;
 };
 
@@ -66,8 +66,10 @@ struct device {
 /* The ops table for @kind, or NULL when this build has no driver for it. */
 const struct device_ops *device_ops_for(enum dev_kind kind);
 
-/* Record an error on @d (counted, remembered, logged with the device name). */
+/* Record an input error on @d (counted, remembered, logged with the device name). */
 void device_error(struct device *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Remember a port problem on @d (not counted as an input error; not logged). */
+void device_note(struct device *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 extern const struct device_ops pos_ops;
 

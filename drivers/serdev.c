@@ -64,11 +64,15 @@ static void serdev_lost(struct serdev *s, const char *why)
 	}
 	linebuf_reset(&s->lb);
 	set_state(s, DEVICE_DOWN);
-	device_error(d, "%s", why);
+	device_note(d, "%s", why);
 	if (!s->announced_down) {
+		/* Log the transition once; retries stay quiet (debug). */
+		log_warn("device %s: down: %s; retrying with backoff", d->conf->name, why);
 		s->announced_down = true;
 		emit_state_alert(s, "device_down", why);
 	}
+	else
+		log_debug("device %s: still down: %s", d->conf->name, why);
 	schedule_retry(s);
 }
 
