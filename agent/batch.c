@@ -107,7 +107,7 @@ void batch_free(struct batch *b)
 int batch_build(struct store *s, const char *store_id, const char *type, int64_t after_seq,
 		size_t max_events, size_t max_bytes, struct batch *b)
 {
-	struct build_ctx c = { .b = b, .max_events = max_events, .max_bytes = max_bytes };
+	struct build_ctx c = {.b = b, .max_events = max_events, .max_bytes = max_bytes};
 	struct dynbuf *d;
 	int rc;
 

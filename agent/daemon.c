@@ -146,8 +146,16 @@ static void before_sleep(struct loop *l, void *arg)
 		if (store_commit(d->store) < 0) {
 			log_err("store: commit failed; events of this turn are lost");
 		} else {
+			struct store_stats st;
+
 			for (size_t i = 0; i < d->n_turn_types; i++)
 				hqlink_note_type(d->hq, d->turn_types[i]);
+			/* The quota pass appends its own alert inside the commit. */
+			store_get_stats(d->store, &st);
+			if (st.dropped != d->dropped_seen) {
+				d->dropped_seen = st.dropped;
+				hqlink_note_type(d->hq, "alert");
+			}
 		}
 		d->n_turn_types = 0;
 	}

@@ -49,6 +49,7 @@ struct shelfd {
 	char turn_types[8][16];
 	size_t n_turn_types;
 	uint64_t events_lost; /* events that failed to commit */
+	uint64_t dropped_seen; /* store's quota drop count at the last commit */
 
 	struct recent_event recent[RECENT_MAX];
 	size_t recent_head; /* next slot to write */

@@ -69,6 +69,7 @@ struct hqlink {
 	int lost_rc;
 
 	struct hqlink_stats st;
+	char last_logged[256];
 	struct inflight *inflight; /* conf->hq.max_inflight slots */
 	size_t n_inflight;
 	struct type_cursor types[HQ_MAX_TYPES];
@@ -116,7 +117,7 @@ static void set_state(struct hqlink *h, enum hq_state s)
 
 static void set_error(struct hqlink *h, const char *msg)
 {
-	if (!msg || !msg[0])
+	if (!msg || !msg[0] || msg == h->st.last_error)
 		return;
 	str_copy(h->st.last_error, sizeof(h->st.last_error), msg);
 }
@@ -238,11 +239,16 @@ static void hq_teardown(struct hqlink *h, const char *why)
 		mosquitto_destroy(h->mosq);
 		h->mosq = NULL;
 	}
-	if (h->st.state == HQ_CONNECTED)
+	/* Warn on a change; repeats of the same failure while retrying are debug. */
+	if (h->st.state == HQ_CONNECTED) {
 		log_warn("hq: connection lost%s%s", why ? ": " : "", why ? why : "");
-	else if (why)
-		log_warn("hq: cannot connect to %s:%d: %s", h->conf->hq.host, h->conf->hq.port,
-			 why);
+	} else if (why && strcmp(why, h->last_logged)) {
+		log_warn("hq: cannot connect to %s:%d: %s (retrying with backoff)",
+			 h->conf->hq.host, h->conf->hq.port, why);
+	} else if (why) {
+		log_debug("hq: still cannot connect: %s", why);
+	}
+	str_copy(h->last_logged, sizeof(h->last_logged), why ? why : "");
 	/* Unacked batches will be sent again from the outbox after reconnecting. */
 	h->n_inflight = 0;
 	h->st.inflight = 0;

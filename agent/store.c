@@ -34,8 +34,8 @@
 
 #define STORE_BUSY_TIMEOUT_MS 200
 #define STORE_WAL_LIMIT (64 * 1024 * 1024) /* journal_size_limit */
-#define QUOTA_CHUNK 1000                   /* rows looked at / deleted per statement */
-#define PRIO_UNKNOWN 4                     /* unknown types */
+#define QUOTA_CHUNK 1000 /* rows looked at / deleted per statement */
+#define PRIO_UNKNOWN 4 /* unknown types */
 
 /* Internal only: "the file is damaged, move it aside". Never returned to callers. */
 #define STORE_ECORRUPT (-EBADMSG)
@@ -46,14 +46,15 @@ struct store {
 	bool sync_full;
 	uint64_t max_bytes;
 
-	bool in_txn;      /* we issued BEGIN and have not committed / rolled back */
-	bool txn_failed;  /* the open transaction was rolled back under the caller */
+	bool clean_marker; /* the last run closed cleanly: skip quick_check */
+	bool in_txn; /* we issued BEGIN and have not committed / rolled back */
+	bool txn_failed; /* the open transaction was rolled back under the caller */
 	bool quota_stuck; /* over quota with only sales left: warned once */
 	bool new_droppable; /* a droppable (class > 0) row was appended since the last quota pass */
 
 	uint64_t depth;
 	uint64_t bytes;
-	int64_t last_seq;      /* highest seq assigned (including uncommitted) */
+	int64_t last_seq; /* highest seq assigned (including uncommitted) */
 	int64_t committed_seq; /* highest seq known durable: store_scan stops here */
 	uint64_t dropped;
 	uint64_t commits;
@@ -81,33 +82,33 @@ static const struct {
 	size_t off;
 	const char *sql;
 } stmt_defs[] = {
-	{ offsetof(struct store, st_begin), "BEGIN IMMEDIATE" },
-	{ offsetof(struct store, st_commit), "COMMIT" },
-	{ offsetof(struct store, st_rollback), "ROLLBACK" },
-	{ offsetof(struct store, st_insert),
-	  "INSERT INTO outbox(type, prio, ts_ms, len, body) VALUES(?1, ?2, ?3, ?4, ?5)" },
-	{ offsetof(struct store, st_scan),
-	  "SELECT seq, body FROM outbox WHERE type = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq" },
-	{ offsetof(struct store, st_delete),
-	  "DELETE FROM outbox WHERE type = ?1 AND seq BETWEEN ?2 AND ?3 RETURNING len" },
-	{ offsetof(struct store, st_has), "SELECT 1 FROM outbox WHERE seq = ?1" },
-	{ offsetof(struct store, st_oldest), "SELECT ts_ms FROM outbox ORDER BY seq LIMIT 1" },
-	{ offsetof(struct store, st_counts),
-	  "SELECT (SELECT count(*) FROM outbox), (SELECT coalesce(sum(len), 0) FROM outbox),"
-	  " (SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'),"
-	  " (SELECT coalesce(sum(n), 0) FROM drops)" },
-	{ offsetof(struct store, st_top_prio),
-	  "SELECT prio FROM outbox WHERE prio > 0 ORDER BY prio DESC LIMIT 1" },
-	{ offsetof(struct store, st_prio_rows),
-	  "SELECT seq, len FROM outbox WHERE prio = ?1 ORDER BY seq LIMIT ?2" },
-	{ offsetof(struct store, st_prio_delete),
-	  "DELETE FROM outbox WHERE prio = ?1 AND seq <= ?2 RETURNING type, len" },
-	{ offsetof(struct store, st_drop_add),
-	  "INSERT INTO drops(type, n) VALUES(?1, ?2)"
-	  " ON CONFLICT(type) DO UPDATE SET n = n + excluded.n" },
-	{ offsetof(struct store, st_drops), "SELECT type, n FROM drops ORDER BY type" },
-	{ offsetof(struct store, st_types),
-	  "SELECT type, count(*), min(seq) FROM outbox GROUP BY type ORDER BY type" },
+	{offsetof(struct store, st_begin), "BEGIN IMMEDIATE"},
+	{offsetof(struct store, st_commit), "COMMIT"},
+	{offsetof(struct store, st_rollback), "ROLLBACK"},
+	{offsetof(struct store, st_insert),
+	 "INSERT INTO outbox(type, prio, ts_ms, len, body) VALUES(?1, ?2, ?3, ?4, ?5)"},
+	{offsetof(struct store, st_scan),
+	 "SELECT seq, body FROM outbox WHERE type = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq"},
+	{offsetof(struct store, st_delete),
+	 "DELETE FROM outbox WHERE type = ?1 AND seq BETWEEN ?2 AND ?3 RETURNING len"},
+	{offsetof(struct store, st_has), "SELECT 1 FROM outbox WHERE seq = ?1"},
+	{offsetof(struct store, st_oldest), "SELECT ts_ms FROM outbox ORDER BY seq LIMIT 1"},
+	{offsetof(struct store, st_counts),
+	 "SELECT (SELECT count(*) FROM outbox), (SELECT coalesce(sum(len), 0) FROM outbox),"
+	 " (SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'),"
+	 " (SELECT coalesce(sum(n), 0) FROM drops)"},
+	{offsetof(struct store, st_top_prio),
+	 "SELECT prio FROM outbox WHERE prio > 0 ORDER BY prio DESC LIMIT 1"},
+	{offsetof(struct store, st_prio_rows),
+	 "SELECT seq, len FROM outbox WHERE prio = ?1 ORDER BY seq LIMIT ?2"},
+	{offsetof(struct store, st_prio_delete),
+	 "DELETE FROM outbox WHERE prio = ?1 AND seq <= ?2 RETURNING type, len"},
+	{offsetof(struct store, st_drop_add),
+	 "INSERT INTO drops(type, n) VALUES(?1, ?2)"
+	 " ON CONFLICT(type) DO UPDATE SET n = n + excluded.n"},
+	{offsetof(struct store, st_drops), "SELECT type, n FROM drops ORDER BY type"},
+	{offsetof(struct store, st_types),
+	 "SELECT type, count(*), min(seq) FROM outbox GROUP BY type ORDER BY type"},
 };
 
 static sqlite3_stmt **stmt_slot(struct store *s, size_t i)
@@ -127,14 +128,14 @@ static const struct {
 	int (*post)(struct store *s);
 } migrations[] = {
 	/* v1: the outbox, drop counters, a key/value table for later use. */
-	{ "CREATE TABLE outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL,"
-	  " prio INTEGER NOT NULL, ts_ms INTEGER NOT NULL, len INTEGER NOT NULL,"
-	  " body TEXT NOT NULL);"
-	  "CREATE INDEX outbox_type_seq ON outbox(type, seq);"
-	  "CREATE INDEX outbox_prio_seq ON outbox(prio, seq);"
-	  "CREATE TABLE meta(key TEXT PRIMARY KEY, value);"
-	  "CREATE TABLE drops(type TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0);",
-	  seed_seq },
+	{"CREATE TABLE outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL,"
+	 " prio INTEGER NOT NULL, ts_ms INTEGER NOT NULL, len INTEGER NOT NULL,"
+	 " body TEXT NOT NULL);"
+	 "CREATE INDEX outbox_type_seq ON outbox(type, seq);"
+	 "CREATE INDEX outbox_prio_seq ON outbox(prio, seq);"
+	 "CREATE TABLE meta(key TEXT PRIMARY KEY, value);"
+	 "CREATE TABLE drops(type TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0);",
+	 seed_seq},
 };
 
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))
@@ -148,8 +149,7 @@ static bool rc_corrupt(int rc)
 /* The module edge: log SQLite's own message and turn @rc into -EIO. */
 static int sql_fail(struct store *s, int rc, const char *what)
 {
-	log_err("store: %s: %s: %s (%d)", s->path, what, s->db ? sqlite3_errmsg(s->db) : "?",
-		rc);
+	log_err("store: %s: %s: %s (%d)", s->path, what, s->db ? sqlite3_errmsg(s->db) : "?", rc);
 	return -EIO;
 }
 
@@ -253,8 +253,9 @@ static int seed_seq(struct store *s)
 
 	if (now < 0)
 		now = 0;
-	rc = sqlite3_prepare_v2(s->db, "INSERT INTO sqlite_sequence(name, seq) VALUES('outbox', ?1)",
-				-1, &st, NULL);
+	rc = sqlite3_prepare_v2(s->db,
+				"INSERT INTO sqlite_sequence(name, seq) VALUES('outbox', ?1)", -1,
+				&st, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, now * 1000);
@@ -334,13 +335,20 @@ static int try_open(struct store *s, char *reason, size_t rsz)
 	int rc, ret;
 
 	rc = sqlite3_open_v2(s->path, &s->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			     NULL);
 	if (rc != SQLITE_OK) {
 		ret = open_fail(s, rc, "open", reason, rsz);
 		goto err_close;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+	/*
+	 * Until the file has passed every check, closing must not checkpoint
+	 * (which writes the -wal into the main file and deletes it): a file we
+	 * refuse or move aside is left exactly as we found it.
+	 */
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 
 	/* Before anything that writes: a newer file must be left exactly as it is. */
 	rc = query_int(s->db, "PRAGMA user_version", &ver);
@@ -349,7 +357,8 @@ static int try_open(struct store *s, char *reason, size_t rsz)
 		goto err_close;
 	}
 	if (ver > SCHEMA_VERSION || ver < 0) {
-		log_err("store: %s: schema version %" PRId64 " is newer than this shelfd knows (%d);"
+		log_err("store: %s: schema version %" PRId64
+			" is newer than this shelfd knows (%d);"
 			" refusing to touch it (downgrade?)",
 			s->path, ver, SCHEMA_VERSION);
 		ret = -EIO;
@@ -362,14 +371,15 @@ static int try_open(struct store *s, char *reason, size_t rsz)
 		goto err_close;
 	}
 	if (strcmp(text, "wal") != 0) {
-		log_err("store: %s: cannot use WAL mode (got \"%s\"): is the data directory writable?",
+		log_err("store: %s: cannot use WAL mode (got \"%s\"): is the data directory "
+			"writable?",
 			s->path, text);
 		ret = -EIO;
 		goto err_close;
 	}
-	rc = sqlite3_exec(s->db,
-			  s->sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
-			  NULL, NULL, NULL);
+	rc = sqlite3_exec(
+		s->db, s->sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+		NULL, NULL, NULL);
 	if (rc == SQLITE_OK) {
 		snprintf(text, sizeof(text), "PRAGMA journal_size_limit = %d", STORE_WAL_LIMIT);
 		rc = sqlite3_exec(s->db, text, NULL, NULL, NULL);
@@ -379,15 +389,22 @@ static int try_open(struct store *s, char *reason, size_t rsz)
 		goto err_close;
 	}
 
-	rc = query_text(s->db, "PRAGMA quick_check", text, sizeof(text));
-	if (rc != SQLITE_OK) {
-		ret = open_fail(s, rc, "quick_check", reason, rsz);
-		goto err_close;
-	}
-	if (strcmp(text, "ok") != 0) {
-		snprintf(reason, rsz, "quick_check: %s", text);
-		ret = STORE_ECORRUPT;
-		goto err_close;
+	/*
+	 * quick_check reads the whole file (seconds for a million-row backlog
+	 * on an SD card), so it runs only when the last run did not end with
+	 * store_close(): after a crash, a power cut or a first open.
+	 */
+	if (!s->clean_marker) {
+		rc = query_text(s->db, "PRAGMA quick_check", text, sizeof(text));
+		if (rc != SQLITE_OK) {
+			ret = open_fail(s, rc, "quick_check", reason, rsz);
+			goto err_close;
+		}
+		if (strcmp(text, "ok") != 0) {
+			snprintf(reason, rsz, "quick_check: %s", text);
+			ret = STORE_ECORRUPT;
+			goto err_close;
+		}
 	}
 
 	ret = migrate(s, (int)ver, reason, rsz);
@@ -408,6 +425,7 @@ static int try_open(struct store *s, char *reason, size_t rsz)
 		goto err_close;
 	}
 	s->committed_seq = s->last_seq;
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
 	return 0;
 
 err_close:
@@ -454,7 +472,7 @@ static int rename_opt(const char *from, const char *to)
  */
 static int move_aside(const char *path, char *moved_to, size_t msz)
 {
-	static const char *const sfx[] = { "-wal", "-shm", "" };
+	static const char *const sfx[] = {"-wal", "-shm", ""};
 	char stamp[32], from[PATH_MAX + 8], to[PATH_MAX + 8];
 	time_t now = time(NULL);
 	struct stat sb;
@@ -491,7 +509,7 @@ static int move_aside(const char *path, char *moved_to, size_t msz)
 int store_open(const struct store_opts *o, struct store **out, struct store_open_report *rep)
 {
 	struct store_open_report dummy;
-	char again[256];
+	char again[256], marker[PATH_MAX + 8];
 	struct store *s;
 	int ret, rc;
 
@@ -512,9 +530,20 @@ int store_open(const struct store_opts *o, struct store **out, struct store_open
 	}
 	s->sync_full = o->sync_full;
 	s->max_bytes = o->max_bytes;
+	/* Consume the clean-shutdown marker: a crash from here on leaves none. */
+	snprintf(marker, sizeof(marker), "%s.clean", s->path);
+	s->clean_marker = unlink(marker) == 0;
+	if (s->clean_marker)
+		fsync_parent(s->path);
 
 	ret = try_open(s, rep->reason, sizeof(rep->reason));
+	if (ret < 0 && ret != STORE_ECORRUPT && s->clean_marker) {
+		/* Not what a clean close leaves behind: check the file after all. */
+		s->clean_marker = false;
+		ret = try_open(s, rep->reason, sizeof(rep->reason));
+	}
 	if (ret == STORE_ECORRUPT) {
+		s->clean_marker = false;
 		log_err("store: %s is damaged (%s): moving it aside and starting a new database",
 			s->path, rep->reason);
 		rc = move_aside(s->path, rep->moved_to, sizeof(rep->moved_to));
@@ -543,6 +572,24 @@ err_free:
 	return ret;
 }
 
+/* Leave the marker that lets the next open skip quick_check. */
+static void mark_clean(struct store *s)
+{
+	char marker[PATH_MAX + 8];
+	int fd;
+
+	snprintf(marker, sizeof(marker), "%s.clean", s->path);
+	fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		log_warn("store: cannot write %s: %s (next start runs a full check)", marker,
+			 strerror(errno));
+		return;
+	}
+	fsync(fd);
+	close(fd);
+	fsync_parent(s->path);
+}
+
 void store_close(struct store *s)
 {
 	if (!s)
@@ -550,6 +597,7 @@ void store_close(struct store *s)
 	if (s->in_txn)
 		log_info("store: %s: closing with uncommitted work, rolled back", s->path);
 	close_db(s);
+	mark_clean(s);
 	free(s);
 }
 
@@ -559,8 +607,8 @@ int store_type_priority(const char *type)
 		const char *type;
 		int prio;
 	} prios[] = {
-		{ "sale", 0 },  { "alert", 1 },    { "integrity", 1 }, { "label", 2 },
-		{ "screen", 2 }, { "footfall", 3 }, { "visit", 3 },
+		{"sale", 0},   {"alert", 1},	{"integrity", 1}, {"label", 2},
+		{"screen", 2}, {"footfall", 3}, {"visit", 3},
 	};
 
 	if (!type)
@@ -639,8 +687,7 @@ int store_append(struct store *s, const char *type, const char *body, size_t len
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)len);
 	sqlite3_bind_text(st, 5, body, (int)len, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	sqlite3_reset(st); /* every parameter is bound again on the next call */
 	if (rc != SQLITE_DONE)
 		return txn_lost(s, rc, "append");
 
@@ -752,8 +799,9 @@ static int quota_alert_body(const struct store *s, const struct drop_tally *t, i
 	int rc;
 
 	ts_format(now, ts);
-	rc = dynbuf_addf(d, "{\"ts\":\"%s\",\"type\":\"alert\",\"alert\":\"outbox_quota\",\"dropped\":{",
-			 ts);
+	rc = dynbuf_addf(
+		d, "{\"ts\":\"%s\",\"type\":\"alert\",\"alert\":\"outbox_quota\",\"dropped\":{",
+		ts);
 	for (size_t i = 0; rc == 0 && i < t->len; i++) {
 		if (i)
 			rc = dynbuf_add(d, ",", 1);
@@ -776,7 +824,7 @@ static int quota_alert_body(const struct store *s, const struct drop_tally *t, i
  */
 static int quota_enforce(struct store *s)
 {
-	struct drop_tally t = { 0 };
+	struct drop_tally t = {0};
 	uint64_t target = s->max_bytes / 10 * 9 + (s->max_bytes % 10) * 9 / 10;
 	uint64_t total = 0, before = s->bytes;
 	struct dynbuf body;
@@ -861,7 +909,8 @@ static int quota_enforce(struct store *s)
 		 before, s->max_bytes, total, s->bytes);
 	if (s->bytes > s->max_bytes) {
 		if (!s->quota_stuck)
-			log_warn("store: outbox still over quota (%" PRIu64 " bytes) with only sales"
+			log_warn("store: outbox still over quota (%" PRIu64
+				 " bytes) with only sales"
 				 " left: keeping them all",
 				 s->bytes);
 		s->quota_stuck = true;
@@ -916,9 +965,10 @@ int store_commit(struct store *s)
 	return 0;
 }
 
+/* A failed transaction counts as dirty: store_commit() must report its loss. */
 bool store_dirty(const struct store *s)
 {
-	return s && s->in_txn;
+	return s && (s->in_txn || s->txn_failed);
 }
 
 int store_scan(struct store *s, const char *type, int64_t after_seq, size_t max_rows,

@@ -32,15 +32,15 @@
 struct store;
 
 struct store_opts {
-	const char *path;   /* the database file, e.g. "/var/lib/shelfd/shelfd.db" */
-	bool sync_full;     /* PRAGMA synchronous=FULL (else NORMAL) */
+	const char *path; /* the database file, e.g. "/var/lib/shelfd/shelfd.db" */
+	bool sync_full; /* PRAGMA synchronous=FULL (else NORMAL) */
 	uint64_t max_bytes; /* outbox quota on the sum of body lengths */
 };
 
 struct store_open_report {
-	bool recreated;          /* the old file was moved aside */
+	bool recreated; /* the old file was moved aside */
 	char moved_to[PATH_MAX]; /* where it went */
-	char reason[256];        /* why (SQLite's message or the check result) */
+	char reason[256]; /* why (SQLite's message or the check result) */
 };
 
 /*
@@ -73,17 +73,26 @@ int store_append(struct store *s, const char *type, const char *body, size_t len
  * Commit the open transaction, if any, then enforce the quota (which may
  * itself append an alert and commit again). Returns 0 or -EIO; after -EIO the
  * transaction has been rolled back and the appended events since the last
- * commit are lost (the caller logs and counts it).
+ * commit are lost (the caller logs and counts it). -EIO is also returned
+ * once after a store_append()/store_delete_range() failure rolled the
+ * transaction back. A failure of the quota pass alone still returns 0 (the
+ * events are durable): it is logged, counted in commit_errors and retried.
  */
 int store_commit(struct store *s);
 
-/* True when a transaction is open (there is uncommitted work). */
+/*
+ * True when a transaction is open (there is uncommitted work), or when a
+ * failed append rolled it back and store_commit() has yet to report it.
+ */
 bool store_dirty(const struct store *s);
 
 /*
  * Call @cb for each outbox row of @type with seq > @after_seq, ascending,
  * until @cb returns non-zero or @max_rows rows were visited. @body is valid
- * only during the call. Returns the number of rows visited, or -EIO.
+ * only during the call; @cb must not call into the store. Only committed
+ * rows are visited (nothing leaves before it is durable; an uncommitted seq
+ * may be reused after a rollback). Returns the number of rows visited
+ * (including the one whose @cb returned non-zero), or -EIO.
  */
 typedef int (*store_row_cb)(void *arg, int64_t seq, const char *body, size_t len);
 int store_scan(struct store *s, const char *type, int64_t after_seq, size_t max_rows,
@@ -99,12 +108,12 @@ int store_delete_range(struct store *s, const char *type, int64_t first, int64_t
 bool store_has_seq(struct store *s, int64_t seq);
 
 struct store_stats {
-	uint64_t depth;        /* rows in the outbox */
-	uint64_t bytes;        /* sum of body lengths */
-	int64_t oldest_ts_ms;  /* ts of the oldest row, 0 if empty */
-	int64_t last_seq;      /* highest seq ever assigned */
-	uint64_t dropped;      /* events dropped by the quota, all time */
-	uint64_t commits;      /* successful commits since open */
+	uint64_t depth; /* rows in the outbox */
+	uint64_t bytes; /* sum of body lengths */
+	int64_t oldest_ts_ms; /* ts of the oldest (lowest-seq) row, 0 if empty */
+	int64_t last_seq; /* highest seq ever assigned */
+	uint64_t dropped; /* events dropped by the quota, all time */
+	uint64_t commits; /* successful commits since open */
 	uint64_t commit_errors;
 };
 

@@ -6,7 +6,7 @@
  * A line longer than the maximum is not stored: the callback gets it once,
  * flagged too_long with line == NULL and len = its full length, when its "\n"
  * arrives; the stream resyncs at that newline. Memory is fixed at init.
- * Lines are numbered from 1 since init (or the last linebuf_reset).
+ * Lines are numbered from 1 since init; linebuf_reset keeps the count.
  */
 #ifndef SHELF_LINEBUF_H
 #define SHELF_LINEBUF_H
@@ -16,12 +16,12 @@
 #include <stdint.h>
 
 struct linebuf {
-	char *buf;       /* max + 1 bytes; lines are NUL-terminated for the callback */
-	size_t len;      /* bytes of the current partial line held */
-	size_t max;      /* longest line accepted, in bytes without terminator */
-	size_t skipped;  /* bytes of the current over-long line seen so far */
-	bool overflow;   /* the current line is over-long, being discarded */
-	uint64_t line_no;/* number of the last line completed */
+	char *buf; /* max + 1 bytes; lines are NUL-terminated for the callback */
+	size_t len; /* bytes of the current partial line held */
+	size_t max; /* longest line accepted, in bytes without terminator */
+	size_t skipped; /* bytes of the current over-long line seen so far */
+	bool overflow; /* the current line is over-long, being discarded */
+	uint64_t line_no; /* number of the last line completed */
 };
 
 /*

@@ -7,7 +7,7 @@
  * spec (type, receipt, till, ts, lines[i].{sku,qty,unit_price,amount}, total,
  * member). The first error found is reported.
  */
-#include <math.h>
+#include <math.h> /* isfinite() only: a builtin, no libm */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -215,12 +215,14 @@ static int get_int(const cJSON *obj, const char *key, const char *path, bool req
 		return -1;
 	}
 	v = it->valuedouble;
-	if (!isfinite(v) || fabs(v) > (double)POS_MONEY_MAX) {
+	/* Written so that inf and NaN fail too. */
+	if (!(v >= -(double)POS_MONEY_MAX && v <= (double)POS_MONEY_MAX)) {
 		pos_fail(err, path, "out of range (at most +-%lld), got %s", POS_MONEY_MAX,
 			 isfinite(v) ? num_str(num, v) : "a number too large to represent");
 		return -1;
 	}
-	if (v != trunc(v)) {
+	/* |v| <= 10^12 < 2^53: the cast is exact for integers, and defined. */
+	if ((double)(int64_t)v != v) {
 		pos_fail(err, path, "must be an integer%s, got %s",
 			 kind == INT_MONEY ? " number of minor units" : "", num_str(num, v));
 		return -1;

@@ -44,7 +44,7 @@
 #define POS_LINES_MAX 1000
 
 struct pos_err {
-	char at[64];   /* the field in error, JSON-path style: "lines[2].unit_price", or "" for the line */
+	char at[64]; /* the field in error, JSON-path style: "lines[2].unit_price", or "" for the line */
 	char msg[160]; /* what is wrong, e.g. "must be an integer (minor units), got 12.9" */
 };
 

@@ -41,6 +41,9 @@ REPO = Path(__file__).resolve().parents[2]
 POS_SIM = REPO / "scripts" / "pos-sim"
 STORE = "S1"
 SAN_PATTERNS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
+# the broker lives in /usr/sbin, often not in a normal user's PATH
+MOSQUITTO = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/sbin") \
+    or "/usr/sbin/mosquitto"
 
 
 class Fail(Exception):
@@ -215,7 +218,7 @@ class Broker:
         with open(self.logpath, "ab") as f:
             f.write(b"=== start %d ===\n" % self.starts)
         log = open(self.logpath, "ab")
-        self.proc = self.ctx.spawn(self.name, ["mosquitto", "-c", str(self.conf)], order=30,
+        self.proc = self.ctx.spawn(self.name, [MOSQUITTO, "-c", str(self.conf)], order=30,
                                    stderr=log, stdout=log)
         log.close()
 
@@ -255,8 +258,9 @@ class Broker:
 class Counter:
     """Everything HQ received, counted by seq (dedupe by (store, seq))."""
 
-    def __init__(self, store=STORE):
+    def __init__(self, store=STORE, keep_full=True):
         self.store = store
+        self.keep_full = keep_full  # False: keep only seq/type/receipt/alert fields
         self.messages = 0          # event messages
         self.events = 0            # events including duplicates
         self.count = {}            # seq -> copies received
@@ -314,6 +318,9 @@ class Counter:
                 self.count[seq] += 1
                 continue
             self.count[seq] = 1
+            if not self.keep_full:
+                ev = {k: ev[k] for k in ("seq", "type", "kind", "receipt", "alert", "device",
+                                         "error", "moved_to", "reason") if k in ev}
             self.first[seq] = ev
             top = self.max_seq_type.get(ttype)
             if top is not None and seq < top:
@@ -388,7 +395,7 @@ class HQ:
     nothing is lost while the broker is down or restarting (the subscriber
     reconnects by itself; poll() restarts it if it ever exits)."""
 
-    def __init__(self, ctx, broker, name="hq", persistent=False, tls=None):
+    def __init__(self, ctx, broker, name="hq", persistent=False, tls=None, keep_full=True):
         self.ctx = ctx
         self.broker = broker
         self.name = name
@@ -396,7 +403,7 @@ class HQ:
         self.tls = tls
         self.out = ctx.path(name + ".out")
         self.err = ctx.path(name + ".err")
-        self.counter = Counter()
+        self.counter = Counter(keep_full=keep_full)
         self.proc = None
         self.pos = 0
         self.partial = b""
@@ -800,7 +807,8 @@ def _interrupted(signum, frame):
 def main(run, doc):
     ap = argparse.ArgumentParser(description=(doc or "").strip().splitlines()[0])
     ap.add_argument("--bin", default=str(REPO / "build"), help="build dir with shelfd, shelfctl")
-    ap.add_argument("--tmp", help="temp dir for this scenario (default: a new one, removed on PASS)")
+    ap.add_argument("--tmp",
+                    help="temp dir for this scenario (default: a new one, removed on PASS)")
     a = ap.parse_args()
     name = Path(sys.argv[0]).stem
     own_tmp = a.tmp is None

@@ -7,9 +7,9 @@ and delivers everything: every receipt the POS wrote arrives at HQ (after
 dedupe), none missing; duplicates and misordered are reported (at-least-once
 allows duplicates after a reconnect). `shelfctl status` shows hq.state
 leaving "connected" during the outage and coming back to "connected" after
-it, and the outbox depth growing while HQ is away. The HQ subscriber has a
-persistent session on a broker with persistence, so HQ itself loses nothing
-while the broker is down or restarting.
+it, the outbox depth growing and a last_error while HQ is away. The HQ
+subscriber has a persistent session on a broker with persistence, so HQ
+itself loses nothing while the broker is down or restarting.
 """
 import time
 
@@ -52,10 +52,12 @@ def run(ctx):
     broker.stop()
     t_down = time.monotonic()
     down_states = set()
+    down_error = ""
     max_depth = 0
     while time.monotonic() - t_down < OUTAGE:
         st = sample()
         down_states.add(st["hq"]["state"])
+        down_error = st["hq"].get("last_error") or down_error
         max_depth = max(max_depth, st["outbox"]["depth"])
         time.sleep(0.2)
     H.check(d.alive(), "shelfd exited while the broker was down:\n" + d.tail())
@@ -85,6 +87,7 @@ def run(ctx):
     H.check(down_states & {"disconnected", "connecting", "error"},
             "hq.state during the outage: %s (want disconnected/connecting)" % sorted(down_states))
     H.check(max_depth > 0, "outbox depth never grew while HQ was away")
+    H.check(down_error, "hq.last_error stayed empty during the outage")
     dbl = c.double_committed()
     H.check(not dbl, "receipts committed under several seqs: %s" % dbl[:5])
     H.check(c.unsorted_msgs == 0, "%d messages with seqs not ascending" % c.unsorted_msgs)
@@ -98,9 +101,10 @@ def run(ctx):
         if not trans or trans[-1] != s:
             trans.append(s)
     return ("%d/%d receipts after a %.0fs outage, 0 missing, %d duplicates, %d misordered; "
-            "hq.state %s; outbox peaked at %d; reconnected %.1fs after the broker came back"
-            % (len(c.receipt_numbers()), COUNT, OUTAGE, c.duplicates(), c.misordered,
-               " -> ".join(trans), max_depth, reconnect_s))
+            "hq.state %s (last_error %r); outbox peaked at %d; reconnected %.1fs after the "
+            "broker came back" % (len(c.receipt_numbers()), COUNT, OUTAGE, c.duplicates(),
+                                  c.misordered, " -> ".join(trans), down_error[:60], max_depth,
+                                  reconnect_s))
 
 
 if __name__ == "__main__":

@@ -27,8 +27,6 @@
 #include "serial.h"
 #include "util.h"
 
-#include "serial.c"
-
 #define MAX_RECS 256
 
 struct rec {
