@@ -479,8 +479,12 @@ static void hq_connect(struct loop *l, void *arg)
 			return;
 		}
 	}
-	set_state(h, HQ_CONNECTING);
-	h->st.last_error[0] = '\0';
+	/*
+	 * While retrying after a failure the state stays "error" (with the last
+	 * error), so "since" tells how long HQ has been unreachable.
+	 */
+	if (h->st.state != HQ_ERROR)
+		set_state(h, HQ_CONNECTING);
 	rc = mosquitto_connect_async(h->mosq, hc->host, hc->port, hc->keepalive);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		if (rc == MOSQ_ERR_ERRNO)

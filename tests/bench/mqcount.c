@@ -22,8 +22,9 @@
  * clock of Python's time.monotonic()):
  *   ready T                               subscribed
  *   progress T distinct dups msgs oor     every PROGRESS_MS (default 50) if changed
- *   done T_FIRST T_LAST distinct dups msgs oor     EXPECT seen; T_LAST = when
- *   final T_FIRST T_LAST distinct dups msgs oor missing_first=...   on SIGTERM/timeout
+ *   done T_FIRST T_LAST distinct dups msgs oor cpu=S    EXPECT seen; T_LAST = when
+ *   final T_FIRST T_LAST distinct dups msgs oor missing_first=... cpu=S
+ *                                         on SIGTERM/timeout (S: our CPU seconds)
  * Exit 0 on done, 1 on timeout/SIGTERM before done, 2 on usage errors.
  */
 #include <errno.h>
@@ -33,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -109,6 +111,16 @@ static void on_message(struct mosquitto *m, void *arg, const struct mosquitto_me
 				t_last = now_s();
 		}
 	}
+}
+
+/* Our own CPU time (user + system), seconds. */
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static void print_missing(void)
@@ -225,8 +237,8 @@ int main(int argc, char **argv)
 			}
 		}
 		if (n > 0 && distinct == expect) {
-			printf("done %.6f %.6f %lld %lld %lld %lld\n", t_first, t_last, distinct,
-			       dups, msgs, oor);
+			printf("done %.6f %.6f %lld %lld %lld %lld cpu=%.3f\n", t_first, t_last,
+			       distinct, dups, msgs, oor, cpu_s());
 			mosquitto_disconnect(m);
 			mosquitto_loop(m, 50, 1);
 			return 0;
@@ -244,6 +256,6 @@ int main(int argc, char **argv)
 	printf("final %.6f %.6f %lld %lld %lld %lld", t_first, now_s(), distinct, dups, msgs,
 	       oor);
 	print_missing();
-	printf("\n");
+	printf(" cpu=%.3f\n", cpu_s());
 	return 1;
 }

@@ -258,6 +258,8 @@ class Broker:
 class Counter:
     """Everything HQ received, counted by seq (dedupe by (store, seq))."""
 
+    IDENTITY = ("seq", "type", "ts", "kind", "receipt", "alert")  # equal in every copy
+
     def __init__(self, store=STORE, keep_full=True):
         self.store = store
         self.keep_full = keep_full  # False: keep only seq/type/receipt/alert fields
@@ -316,11 +318,18 @@ class Counter:
             self.arrivals.setdefault(seq, []).append(tst)
             if seq in self.count:
                 self.count[seq] += 1
+                # a duplicate must be the same event: one seq reused for
+                # another event would hide a loss behind a "duplicate"
+                first = self.first[seq]
+                diff = [k for k in self.IDENTITY if first.get(k) != ev.get(k)]
+                if diff:
+                    self.bad.append("seq %d received twice with different %s: %.150r / %.150r"
+                                    % (seq, "/".join(diff), first, ev))
                 continue
             self.count[seq] = 1
             if not self.keep_full:
-                ev = {k: ev[k] for k in ("seq", "type", "kind", "receipt", "alert", "device",
-                                         "error", "moved_to", "reason") if k in ev}
+                ev = {k: ev[k] for k in self.IDENTITY + ("device", "error", "moved_to", "reason")
+                      if k in ev}
             self.first[seq] = ev
             top = self.max_seq_type.get(ttype)
             if top is not None and seq < top:

@@ -14,7 +14,10 @@ same data dir and the same pty link:
   4. a final clean run that drains everything, then SIGTERM (exit 0).
 Then, at HQ (persistent session, broker with persistence):
   - the seqs received form one contiguous range, no gaps (=> no committed
-    event missing), and the last one is the daemon's outbox.last_seq;
+    event missing), the last one is the daemon's outbox.last_seq, and it
+    covers every outbox.last_seq `shelfctl status` reported just before a
+    kill (about half the kills ask first);
+  - a seq received twice is the same event both times (no seq reused);
   - every duplicated seq is attributable to a kill or a broker restart
     (its copies straddle one), and no disruption caused more duplicates
     than the in-flight window, max_inflight * batch_max_events (every
@@ -64,9 +67,15 @@ def run(ctx):
     disruptions = []    # wall times of kills and broker stops
     t_start = time.monotonic()
 
+    claims = []         # outbox.last_seq reported by `shelfctl status` just before a kill
+
     def kill(phase):
         H.check(d.alive(), "shelfd died by itself (phase %s, exit %s):\n%s"
                 % (phase, d.proc.returncode, d.tail()))
+        if rng.random() < 0.5:
+            rc, st = d.ctl("status", check=False, timeout=5)
+            if rc == 0 and st["outbox"].get("last_seq"):
+                claims.append(st["outbox"]["last_seq"])
         d.kill9()
         now = time.time()
         kills.append((now, phase))
@@ -168,6 +177,12 @@ def run(ctx):
             "first gaps %s" % (c.gaps(), min(c.count), max(c.count), c.gap_ranges()))
     H.check(max(c.count) == last_seq, "highest seq at HQ %d != shelfd outbox.last_seq %r"
             % (max(c.count), last_seq))
+    H.check(not claims or max(claims) <= max(c.count),
+            "shelfd reported outbox.last_seq %d before a kill, but HQ's highest seq is %d: "
+            "committed events lost" % (max(claims or [0]), max(c.count)))
+    H.check(not claims or min(claims) >= min(c.count),
+            "a last_seq reported before a kill (%d) is below HQ's lowest seq %d"
+            % (min(claims or [0]), min(c.count)))
     H.check(not dropped, "outbox dropped events: %r" % dropped)
     H.check(c.unsorted_msgs == 0, "%d messages with seqs not ascending" % c.unsorted_msgs)
 
@@ -199,6 +214,8 @@ def run(ctx):
              "= %d); at most %d after one disruption (in-flight window max_inflight * "
              "batch_max_events = %d)" % (dups, n_kills, len(disruptions) - n_kills,
                                          n_kills * BATCH, worst, window))
+    ctx.note("%d kills asked `shelfctl status` first: every outbox.last_seq reported "
+             "arrived at HQ" % len(claims))
     H.check(unattributed == 0, "%d duplicates not attributable to a kill or broker restart "
             "(copies within one shelfd lifetime)" % unattributed)
     H.check(worst <= window, "%d duplicates after one kill > the in-flight window "
