@@ -21,6 +21,11 @@
 
 struct hqlink;
 
+/*
+ * connecting: first attempt in progress; connected; error: not connected and
+ * retrying with backoff (last_error says why; since = when it went wrong);
+ * disconnected: shut down.
+ */
 enum hq_state { HQ_DISCONNECTED = 0, HQ_CONNECTING, HQ_CONNECTED, HQ_ERROR };
 
 const char *hq_state_name(enum hq_state s);

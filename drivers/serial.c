@@ -69,8 +69,11 @@ int serial_open(const char *path, unsigned baud)
 		goto err_close;
 	if (tcsetattr(fd, TCSANOW, &tio) != 0)
 		goto err_close;
-	if (tcflush(fd, TCIFLUSH) != 0)
-		goto err_close;
+	/*
+	 * No tcflush(TCIFLUSH): bytes the device sent while we were away (a
+	 * restart, a reconnect) may be whole sales. A torn first line is
+	 * rejected by the parser and counted like any bad line.
+	 */
 	return fd;
 
 err_close:

@@ -15,7 +15,7 @@ bool serial_baud_valid(unsigned baud);
 
 /*
  * Open @path (O_RDWR|O_NOCTTY|O_NONBLOCK|O_CLOEXEC), set raw 8N1 at @baud
- * with no flow control, flush pending input. Returns the fd (the caller
+ * with no flow control; input already buffered is kept. Returns the fd (the caller
  * closes it) or a negative errno: -EINVAL bad baud, or open/tcsetattr errors.
  */
 int serial_open(const char *path, unsigned baud);
