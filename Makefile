@@ -11,7 +11,7 @@ AGENT_OBJS := agent/main.o agent/daemon.o agent/loop.o agent/config.o agent/stor
 CTL_OBJS := agent/shelfctl.o agent/json.o agent/util.o
 
 # Unit tests: tests/unit/test_NAME.c linked with the objects listed here.
-UNIT_TESTS := test_util test_linebuf test_pos test_config test_store test_batch test_loop
+UNIT_TESTS := test_util test_linebuf test_pos test_config test_store test_batch test_loop test_json
 test_util_OBJS := $(UTIL_OBJS)
 test_linebuf_OBJS := drivers/linebuf.o drivers/serial.o $(UTIL_OBJS)
 test_pos_OBJS := drivers/pos.o $(UTIL_OBJS)
@@ -19,6 +19,7 @@ test_config_OBJS := agent/config.o drivers/serial.o $(UTIL_OBJS)
 test_store_OBJS := agent/store.o $(UTIL_OBJS)
 test_batch_OBJS := agent/batch.o agent/store.o $(UTIL_OBJS)
 test_loop_OBJS := agent/loop.o $(UTIL_OBJS)
+test_json_OBJS := agent/json.o $(UTIL_OBJS)
 
 B := $(BUILD)
 PROGS := $(B)/shelfd $(B)/shelfctl

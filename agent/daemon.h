@@ -16,6 +16,7 @@
 #include "hqlink.h"
 #include "loop.h"
 #include "store.h"
+#include "util.h"
 
 #ifndef SHELFD_VERSION
 #define SHELFD_VERSION "0.1.0"
@@ -49,6 +50,10 @@ struct shelfd {
 	char turn_types[8][16];
 	size_t n_turn_types;
 	uint64_t events_lost; /* events that failed to commit */
+	int64_t last_commit_ms; /* monotonic */
+	size_t n_uncommitted;  /* events appended since the last commit */
+	int commit_timer;
+	struct dynbuf evbuf; /* reused for every event's text */
 	uint64_t dropped_seen; /* store's quota drop count at the last commit */
 
 	struct recent_event recent[RECENT_MAX];

@@ -37,6 +37,7 @@ static const char *const known_types[] = { "sale", "alert", "integrity", "label"
 
 struct inflight {
 	int mid;
+	bool acked; /* PUBACK seen, its delete not committed yet: slot still held */
 	char type[BATCH_TYPE_MAX];
 	int64_t first;
 	int64_t last;
@@ -383,7 +384,7 @@ static void on_publish(struct mosquitto *mosq, void *arg, int mid)
 		struct inflight *f = &h->inflight[i];
 		int rc;
 
-		if (f->mid != mid)
+		if (f->mid != mid || f->acked)
 			continue;
 		rc = store_delete_range(h->store, f->type, f->first, f->last);
 		if (rc < 0)
@@ -391,8 +392,12 @@ static void on_publish(struct mosquitto *mosq, void *arg, int mid)
 				(long long)f->first, (long long)f->last);
 		h->st.acked += f->count;
 		h->st.messages_acked++;
-		h->inflight[i] = h->inflight[--h->n_inflight];
-		h->st.inflight = (unsigned)h->n_inflight;
+		/*
+		 * Keep the slot until the delete is committed (hqlink_committed):
+		 * what a crash can make us send twice is then bounded by the
+		 * window, max_inflight messages, acked or not.
+		 */
+		f->acked = true;
 		return;
 	}
 	/* The status message, or a PUBACK from before a reconnect: nothing to do. */
@@ -591,6 +596,7 @@ void hqlink_flush(struct hqlink *h)
 			}
 			f = &h->inflight[h->n_inflight++];
 			f->mid = mid;
+			f->acked = false;
 			str_copy(f->type, sizeof(f->type), c->type);
 			f->first = h->batch.first_seq;
 			f->last = h->batch.last_seq;
@@ -608,6 +614,17 @@ void hqlink_flush(struct hqlink *h)
 	} else {
 		sync_fd(h);
 	}
+}
+
+void hqlink_committed(struct hqlink *h)
+{
+	for (size_t i = 0; i < h->n_inflight;) {
+		if (h->inflight[i].acked)
+			h->inflight[i] = h->inflight[--h->n_inflight];
+		else
+			i++;
+	}
+	h->st.inflight = (unsigned)h->n_inflight;
 }
 
 void hqlink_shutdown(struct hqlink *h, int timeout_ms)

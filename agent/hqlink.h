@@ -37,7 +37,7 @@ struct hqlink_stats {
 	uint64_t published;   /* events handed to the broker (all attempts) */
 	uint64_t acked;       /* events acknowledged (PUBACK) and deleted */
 	uint64_t messages_acked;
-	unsigned inflight;    /* messages awaiting PUBACK */
+	unsigned inflight;    /* window slots: messages awaiting PUBACK or its commit */
 	uint64_t connects;    /* successful connections */
 };
 
@@ -53,6 +53,11 @@ void hqlink_start(struct hqlink *h);
 void hqlink_note_type(struct hqlink *h, const char *type);
 /* Publish what is pending (call before the loop sleeps, after the commit). */
 void hqlink_flush(struct hqlink *h);
+/*
+ * The store committed (or rolled back): free the window slots of messages
+ * whose PUBACK delete was part of that transaction.
+ */
+void hqlink_committed(struct hqlink *h);
 /*
  * Publish status offline and disconnect, waiting at most @timeout_ms for the
  * bytes to leave. Used at shutdown.

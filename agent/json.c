@@ -58,6 +58,96 @@ int json_ints_to_raw(cJSON *node)
 	return node ? one_to_raw(node) : 0;
 }
 
+/* Decimal text of @v into @buf (at least 21 bytes); returns the length. */
+static size_t fmt_int(char *buf, int64_t v)
+{
+	char tmp[24];
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	size_t n = 0, len = 0;
+
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		buf[len++] = '-';
+	while (n)
+		buf[len++] = tmp[--n];
+	return len;
+}
+
+static int write_number(struct dynbuf *b, double v)
+{
+	char buf[40];
+
+	if (!isfinite(v))
+		return -EINVAL;
+	if (v == trunc(v) && fabs(v) <= JSON_INT_LIMIT)
+		return dynbuf_add(b, buf, fmt_int(buf, (int64_t)v));
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	return dynbuf_adds(b, buf);
+}
+
+static int write_members(struct dynbuf *b, const cJSON *first, bool keys)
+{
+	int rc = 0;
+
+	for (const cJSON *it = first; it && !rc; it = it->next) {
+		if (it != first)
+			rc = dynbuf_add(b, ",", 1);
+		if (!rc && keys) {
+			if (!it->string)
+				return -EINVAL;
+			rc = dynbuf_add_json_str(b, it->string);
+			if (!rc)
+				rc = dynbuf_add(b, ":", 1);
+		}
+		if (!rc)
+			rc = json_write(b, it, false);
+	}
+	return rc;
+}
+
+int json_write(struct dynbuf *b, const cJSON *item, bool members_only)
+{
+	int rc;
+
+	if (!item)
+		return -EINVAL;
+	switch (item->type & 0xff) {
+	case cJSON_NULL:
+		return dynbuf_add(b, "null", 4);
+	case cJSON_False:
+		return dynbuf_add(b, "false", 5);
+	case cJSON_True:
+		return dynbuf_add(b, "true", 4);
+	case cJSON_Number:
+		return write_number(b, item->valuedouble);
+	case cJSON_String:
+		return item->valuestring ? dynbuf_add_json_str(b, item->valuestring) : -EINVAL;
+	case cJSON_Raw:
+		return item->valuestring ? dynbuf_adds(b, item->valuestring) : -EINVAL;
+	case cJSON_Array:
+		rc = dynbuf_add(b, "[", 1);
+		if (!rc)
+			rc = write_members(b, item->child, false);
+		return rc ? rc : dynbuf_add(b, "]", 1);
+	case cJSON_Object:
+		if (members_only)
+			return write_members(b, item->child, true);
+		rc = dynbuf_add(b, "{", 1);
+		if (!rc)
+			rc = write_members(b, item->child, true);
+		return rc ? rc : dynbuf_add(b, "}", 1);
+	default:
+		return -EINVAL;
+	}
+}
+
 cJSON *json_add_int(cJSON *obj, const char *key, int64_t v)
 {
 	char buf[24];

@@ -9,7 +9,10 @@
 #ifndef SHELF_JSON_H
 #define SHELF_JSON_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "util.h"
 
 #include <cjson/cJSON.h>
 
@@ -19,6 +22,15 @@
  * partly converted, still valid).
  */
 int json_ints_to_raw(cJSON *node);
+
+/*
+ * Append the compact JSON text of @item to @b, integral numbers (|v| <= 2^53)
+ * as exact decimal integers, others as the shortest "%.17g" that reads back.
+ * With @members_only and an object @item, only its members are written
+ * ("a":1,"b":2 without braces). Returns 0, -EMSGSIZE (past the buffer's
+ * maximum), -ENOMEM, or -EINVAL (NaN/inf, invalid item).
+ */
+int json_write(struct dynbuf *b, const cJSON *item, bool members_only);
 
 /* Add @key: @v to @obj as exact decimal integer text. Returns the item or NULL. */
 cJSON *json_add_int(cJSON *obj, const char *key, int64_t v);

@@ -100,9 +100,9 @@ static const struct {
 	{offsetof(struct store, st_top_prio),
 	 "SELECT prio FROM outbox WHERE prio > 0 ORDER BY prio DESC LIMIT 1"},
 	{offsetof(struct store, st_prio_rows),
-	 "SELECT seq, len FROM outbox WHERE prio = ?1 ORDER BY seq LIMIT ?2"},
+	 "SELECT seq, len FROM outbox WHERE prio = ?1 AND prio > 0 ORDER BY seq LIMIT ?2"},
 	{offsetof(struct store, st_prio_delete),
-	 "DELETE FROM outbox WHERE prio = ?1 AND seq <= ?2 RETURNING type, len"},
+	 "DELETE FROM outbox WHERE prio = ?1 AND prio > 0 AND seq <= ?2 RETURNING type, len"},
 	{offsetof(struct store, st_drop_add),
 	 "INSERT INTO drops(type, n) VALUES(?1, ?2)"
 	 " ON CONFLICT(type) DO UPDATE SET n = n + excluded.n"},
@@ -132,7 +132,7 @@ static const struct {
 	 " prio INTEGER NOT NULL, ts_ms INTEGER NOT NULL, len INTEGER NOT NULL,"
 	 " body TEXT NOT NULL);"
 	 "CREATE INDEX outbox_type_seq ON outbox(type, seq);"
-	 "CREATE INDEX outbox_prio_seq ON outbox(prio, seq);"
+	 "CREATE INDEX outbox_prio_seq ON outbox(prio, seq) WHERE prio > 0;"
 	 "CREATE TABLE meta(key TEXT PRIMARY KEY, value);"
 	 "CREATE TABLE drops(type TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0);",
 	 seed_seq},
@@ -1070,7 +1070,7 @@ void store_get_stats(const struct store *s, struct store_stats *st)
 		return;
 	st->depth = s->depth;
 	st->bytes = s->bytes;
-	st->last_seq = s->last_seq;
+	st->last_seq = s->committed_seq;
 	st->dropped = s->dropped;
 	st->commits = s->commits;
 	st->commit_errors = s->commit_errors;

@@ -111,7 +111,7 @@ struct store_stats {
 	uint64_t depth; /* rows in the outbox */
 	uint64_t bytes; /* sum of body lengths */
 	int64_t oldest_ts_ms; /* ts of the oldest (lowest-seq) row, 0 if empty */
-	int64_t last_seq; /* highest seq ever assigned */
+	int64_t last_seq; /* highest seq committed (durable) */
 	uint64_t dropped; /* events dropped by the quota, all time */
 	uint64_t commits; /* successful commits since open */
 	uint64_t commit_errors;

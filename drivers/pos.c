@@ -17,7 +17,6 @@
 #include "pos.h"
 #include "util.h"
 
-#define POS_PATH_MAX sizeof(((struct pos_err *)0)->at)
 #define POS_QUOTE_MAX 40 /* bytes of a bad value echoed back in a message */
 
 static void pos_fail(struct pos_err *err, const char *at, const char *fmt, ...)
@@ -28,6 +27,26 @@ static void pos_fail(struct pos_err *err, const char *at, const char *fmt, ...)
 	va_list ap;
 
 	str_copy(err->at, sizeof(err->at), at);
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Fail at field @key of lines[@idx] (@idx >= 0) or of the top level (@idx < 0).
+ * The path is only built on failure: the success path does no formatting.
+ */
+static void fail_at(struct pos_err *err, long idx, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void fail_at(struct pos_err *err, long idx, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (idx < 0)
+		str_copy(err->at, sizeof(err->at), key);
+	else
+		snprintf(err->at, sizeof(err->at), "lines[%ld].%s", idx, key);
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
@@ -117,7 +136,7 @@ static size_t escaped_nul_offset(const char *s, size_t len)
  * The member @key of @obj in *@item (NULL when absent; JSON null counts as
  * absent). A key given twice is an error: which one the POS meant is unknown.
  */
-static int member(const cJSON *obj, const char *key, const char *path, const cJSON **item,
+static int member(const cJSON *obj, const char *key, long idx, const cJSON **item,
 		  struct pos_err *err)
 {
 	const cJSON *found = NULL;
@@ -128,7 +147,7 @@ static int member(const cJSON *obj, const char *key, const char *path, const cJS
 		if (!c->string || strcmp(c->string, key) != 0)
 			continue;
 		if (found) {
-			pos_fail(err, path, "duplicate key");
+			fail_at(err, idx, key, "duplicate key");
 			return -1;
 		}
 		found = c;
@@ -141,39 +160,39 @@ static int member(const cJSON *obj, const char *key, const char *path, const cJS
  * A string field: non-empty, at most POS_STR_MAX bytes, no control
  * characters. *@out is NULL when an optional field is absent.
  */
-static int get_str(const cJSON *obj, const char *key, const char *path, bool required,
+static int get_str(const cJSON *obj, const char *key, long idx, bool required,
 		   const char **out, struct pos_err *err)
 {
 	const cJSON *it;
 	size_t n;
 
 	*out = NULL;
-	if (member(obj, key, path, &it, err) < 0)
+	if (member(obj, key, idx, &it, err) < 0)
 		return -1;
 	if (!it) {
 		if (!required)
 			return 0;
-		pos_fail(err, path, "missing field");
+		fail_at(err, idx, key, "missing field");
 		return -1;
 	}
 	if (!cJSON_IsString(it) || !it->valuestring) {
-		pos_fail(err, path, "must be a string");
+		fail_at(err, idx, key, "must be a string");
 		return -1;
 	}
 	n = strlen(it->valuestring);
 	if (n == 0) {
-		pos_fail(err, path, "must not be empty");
+		fail_at(err, idx, key, "must not be empty");
 		return -1;
 	}
 	if (n > POS_STR_MAX) {
-		pos_fail(err, path, "is %zu bytes, over the %d-byte limit", n, POS_STR_MAX);
+		fail_at(err, idx, key, "is %zu bytes, over the %d-byte limit", n, POS_STR_MAX);
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)it->valuestring[i];
 
 		if (c < 0x20 || c == 0x7f) {
-			pos_fail(err, path, "must not contain control characters");
+			fail_at(err, idx, key, "must not contain control characters");
 			return -1;
 		}
 	}
@@ -188,7 +207,7 @@ enum int_kind { INT_MONEY, INT_QTY };
  * judged as the double cJSON parsed: 1290.0 and 1.29e3 are 1290.
  * *@present tells whether an optional field was there.
  */
-static int get_int(const cJSON *obj, const char *key, const char *path, bool required,
+static int get_int(const cJSON *obj, const char *key, long idx, bool required,
 		   enum int_kind kind, bool *present, int64_t *out, struct pos_err *err)
 {
 	const cJSON *it;
@@ -197,16 +216,16 @@ static int get_int(const cJSON *obj, const char *key, const char *path, bool req
 
 	*present = false;
 	*out = 0;
-	if (member(obj, key, path, &it, err) < 0)
+	if (member(obj, key, idx, &it, err) < 0)
 		return -1;
 	if (!it) {
 		if (!required)
 			return 0;
-		pos_fail(err, path, "missing field");
+		fail_at(err, idx, key, "missing field");
 		return -1;
 	}
 	if (!cJSON_IsNumber(it)) {
-		pos_fail(err, path, "must be a number, got %s",
+		fail_at(err, idx, key, "must be a number, got %s",
 			 cJSON_IsString(it)   ? "a string"
 			 : cJSON_IsBool(it)   ? "a boolean"
 			 : cJSON_IsArray(it)  ? "an array"
@@ -217,19 +236,19 @@ static int get_int(const cJSON *obj, const char *key, const char *path, bool req
 	v = it->valuedouble;
 	/* Written so that inf and NaN fail too. */
 	if (!(v >= -(double)POS_MONEY_MAX && v <= (double)POS_MONEY_MAX)) {
-		pos_fail(err, path, "out of range (at most +-%lld), got %s", POS_MONEY_MAX,
+		fail_at(err, idx, key, "out of range (at most +-%lld), got %s", POS_MONEY_MAX,
 			 isfinite(v) ? num_str(num, v) : "a number too large to represent");
 		return -1;
 	}
 	/* |v| <= 10^12 < 2^53: the cast is exact for integers, and defined. */
 	if ((double)(int64_t)v != v) {
-		pos_fail(err, path, "must be an integer%s, got %s",
+		fail_at(err, idx, key, "must be an integer%s, got %s",
 			 kind == INT_MONEY ? " number of minor units" : "", num_str(num, v));
 		return -1;
 	}
 	*out = (int64_t)v;
 	if (kind == INT_QTY && *out == 0) {
-		pos_fail(err, path, "must not be 0");
+		fail_at(err, idx, key, "must not be 0");
 		return -1;
 	}
 	*present = true;
@@ -239,33 +258,30 @@ static int get_int(const cJSON *obj, const char *key, const char *path, bool req
 /* Build one output line from input lines[@i]; appends it to @arr. */
 static int parse_sale_line(const cJSON *in, size_t i, cJSON *arr, struct pos_err *err)
 {
-	char path[POS_PATH_MAX], prefix[24];
+	char prefix[24];
 	int64_t qty, price, amount;
 	const char *sku;
 	bool present;
 	cJSON *o;
 
-	snprintf(prefix, sizeof(prefix), "lines[%zu]", i);
 	if (!cJSON_IsObject(in)) {
+		snprintf(prefix, sizeof(prefix), "lines[%zu]", i);
 		pos_fail(err, prefix, "must be an object");
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%s.sku", prefix);
-	if (get_str(in, "sku", path, true, &sku, err) < 0)
+	if (get_str(in, "sku", (long)i, true, &sku, err) < 0)
 		return -1;
-	snprintf(path, sizeof(path), "%s.qty", prefix);
-	if (get_int(in, "qty", path, true, INT_QTY, &present, &qty, err) < 0)
+	if (get_int(in, "qty", (long)i, true, INT_QTY, &present, &qty, err) < 0)
 		return -1;
-	snprintf(path, sizeof(path), "%s.unit_price", prefix);
-	if (get_int(in, "unit_price", path, true, INT_MONEY, &present, &price, err) < 0)
+	if (get_int(in, "unit_price", (long)i, true, INT_MONEY, &present, &price, err) < 0)
 		return -1;
-	snprintf(path, sizeof(path), "%s.amount", prefix);
-	if (get_int(in, "amount", path, false, INT_MONEY, &present, &amount, err) < 0)
+	if (get_int(in, "amount", (long)i, false, INT_MONEY, &present, &amount, err) < 0)
 		return -1;
 	if (!present) {
 		/* Each factor is within 10^12: the product may need 80 bits. */
 		if (__builtin_mul_overflow(qty, price, &amount) || amount > POS_MONEY_MAX ||
 		    amount < -POS_MONEY_MAX) {
+			snprintf(prefix, sizeof(prefix), "lines[%zu]", i);
 			pos_fail(err, prefix,
 				 "amount (qty * unit_price) is out of range (at most +-%lld)",
 				 POS_MONEY_MAX);
@@ -301,7 +317,7 @@ static cJSON *build(const cJSON *in, int64_t *ts_ms, struct pos_err *err)
 	bool present;
 	size_t i, n;
 
-	if (get_str(in, "type", "type", true, &type, err) < 0)
+	if (get_str(in, "type", -1, true, &type, err) < 0)
 		return NULL;
 	for (i = 0; i < ARRAY_SIZE(kinds); i++) {
 		if (strcmp(type, kinds[i]) == 0)
@@ -312,15 +328,15 @@ static cJSON *build(const cJSON *in, int64_t *ts_ms, struct pos_err *err)
 			 quote(q, type));
 		return NULL;
 	}
-	if (get_str(in, "receipt", "receipt", true, &receipt, err) < 0 ||
-	    get_str(in, "till", "till", false, &till, err) < 0 ||
-	    get_str(in, "ts", "ts", false, &ts, err) < 0)
+	if (get_str(in, "receipt", -1, true, &receipt, err) < 0 ||
+	    get_str(in, "till", -1, false, &till, err) < 0 ||
+	    get_str(in, "ts", -1, false, &ts, err) < 0)
 		return NULL;
 	if (ts && ts_parse(ts, ts_ms) < 0) {
 		pos_fail(err, "ts", "must be an RFC 3339 timestamp, got \"%s\"", quote(q, ts));
 		return NULL;
 	}
-	if (member(in, "lines", "lines", &lines, err) < 0)
+	if (member(in, "lines", -1, &lines, err) < 0)
 		return NULL;
 	if (!lines) {
 		pos_fail(err, "lines", "missing field");
@@ -360,8 +376,8 @@ static cJSON *build(const cJSON *in, int64_t *ts_ms, struct pos_err *err)
 		if (parse_sale_line(c, i++, arr, err) < 0)
 			goto err_free;
 	}
-	if (get_int(in, "total", "total", true, INT_MONEY, &present, &total, err) < 0 ||
-	    get_str(in, "member", "member", false, &member_id, err) < 0)
+	if (get_int(in, "total", -1, true, INT_MONEY, &present, &total, err) < 0 ||
+	    get_str(in, "member", -1, false, &member_id, err) < 0)
 		goto err_free;
 	if (!cJSON_AddNumberToObject(out, "total", (double)total) ||
 	    (member_id && !cJSON_AddStringToObject(out, "member", member_id)))
