@@ -55,7 +55,7 @@ deps:
 
 # make test: every unit test, the fuzz smoke run, then the black-box scenarios.
 test: deps
-	$(MAKE) all unit $(FUZZ_POS)
+	$(MAKE) check-format all unit $(FUZZ_POS)
 	tests/run-all $(B)
 
 asan: deps

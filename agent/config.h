@@ -16,8 +16,8 @@
 
 #include "log.h"
 
-#define CONF_NAME_MAX 32    /* device names: [A-Za-z0-9_.-]{1,32} */
-#define CONF_STORE_MAX 64   /* store ids: [A-Za-z0-9_-]{1,64}, never "fleet" */
+#define CONF_NAME_MAX 32 /* device names: [A-Za-z0-9_.-]{1,32} */
+#define CONF_STORE_MAX 64 /* store ids: [A-Za-z0-9_-]{1,64}, never "fleet" */
 #define CONF_PATH_MAX 256
 #define CONF_MAX_DEVICES 64
 #define CONF_MAX_ERRORS 64
@@ -32,13 +32,13 @@ struct device_conf {
 	enum dev_kind kind;
 	/* serial devices (pos, probe, esl) */
 	char port[CONF_PATH_MAX];
-	unsigned baud;   /* one of the standard termios rates, default 115200 */
+	unsigned baud; /* one of the standard termios rates, default 115200 */
 	char format[16]; /* pos: "jsonl" (the only one so far) */
 	/* camera */
 	char chip[64];
-	int line_a;       /* required for camera */
-	int line_b;       /* -1 when absent */
-	bool active_low;  /* default false */
+	int line_a; /* required for camera */
+	int line_b; /* -1 when absent */
+	bool active_low; /* default false */
 	unsigned debounce_ms; /* default 30 */
 	char zone[64];
 	/* screen */
@@ -46,33 +46,33 @@ struct device_conf {
 };
 
 struct hq_conf {
-	char host[256];      /* default "127.0.0.1" */
-	int port;            /* default 1883 (8883 when tls is set) */
-	int keepalive;       /* seconds, default 30, 5..3600 */
+	char host[256]; /* default "127.0.0.1" */
+	int port; /* default 1883 (8883 when tls is set) */
+	int keepalive; /* seconds, default 30, 5..3600 */
 	char topic_prefix[128]; /* default "shelf/v1" */
-	char tls_ca[CONF_PATH_MAX];   /* empty = no TLS */
+	char tls_ca[CONF_PATH_MAX]; /* empty = no TLS */
 	char tls_cert[CONF_PATH_MAX]; /* cert and key: both or neither */
 	char tls_key[CONF_PATH_MAX];
 	char username[128];
 	char password_file[CONF_PATH_MAX]; /* read at connect time, never logged */
-	unsigned batch_max_events;  /* per MQTT message, default 500, 1..10000 */
-	unsigned batch_max_bytes;   /* per MQTT message, default 262144, 1024..8388608 */
-	unsigned max_inflight;      /* messages awaiting PUBACK, default 16, 1..1000 */
-	unsigned backoff_min_ms;    /* reconnect backoff, default 500 */
-	unsigned backoff_max_ms;    /* default 60000 */
+	unsigned batch_max_events; /* per MQTT message, default 500, 1..10000 */
+	unsigned batch_max_bytes; /* per MQTT message, default 262144, 1024..8388608 */
+	unsigned max_inflight; /* messages awaiting PUBACK, default 16, 1..1000 */
+	unsigned backoff_min_ms; /* reconnect backoff, default 500 */
+	unsigned backoff_max_ms; /* default 60000 */
 };
 
 struct outbox_conf {
 	unsigned max_mb; /* default 256, 1..65536 */
-	bool sync_full;  /* "full" (default) or "normal" */
+	bool sync_full; /* "full" (default) or "normal" */
 };
 
 struct config {
 	char store_id[CONF_STORE_MAX + 1];
-	char data_dir[CONF_PATH_MAX];       /* default "/var/lib/shelfd" */
-	char control_socket[108];           /* default "/run/shelfd/ctl.sock" (sun_path size) */
-	enum log_level log_level;           /* default info */
-	bool log_syslog;                    /* "log_target": "stderr" (default) | "syslog" */
+	char data_dir[CONF_PATH_MAX]; /* default "/var/lib/shelfd" */
+	char control_socket[108]; /* default "/run/shelfd/ctl.sock" (sun_path size) */
+	enum log_level log_level; /* default info */
+	bool log_syslog; /* "log_target": "stderr" (default) | "syslog" */
 	struct hq_conf hq;
 	struct outbox_conf outbox;
 	size_t n_devices;
@@ -85,8 +85,8 @@ struct config_error {
 };
 
 struct config_errors {
-	size_t n;        /* errors stored (at most CONF_MAX_ERRORS) */
-	size_t n_total;  /* errors found, may exceed n */
+	size_t n; /* errors stored (at most CONF_MAX_ERRORS) */
+	size_t n_total; /* errors found, may exceed n */
 	struct config_error e[CONF_MAX_ERRORS];
 };
 

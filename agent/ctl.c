@@ -225,7 +225,7 @@ static bool socket_alive(const struct sockaddr_un *sa)
 
 int ctl_open(struct loop *l, const char *path, ctl_handler h, void *arg, struct ctl **out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct ctl *ctl;
 	mode_t old_mask;
 	int rc;

@@ -19,7 +19,7 @@
 #include "util.h"
 
 #define EVENT_BODY_MAX (1024 * 1024)
-#define COMMIT_WINDOW_MS 5     /* see before_sleep() */
+#define COMMIT_WINDOW_MS 5 /* see before_sleep() */
 #define COMMIT_MAX_EVENTS 2000
 
 /* mkdir -p with @mode for the missing components. */
@@ -94,8 +94,7 @@ static void remember(struct shelfd *d, int64_t seq, int64_t ts_ms, const char *t
  * straight into one reused buffer (this runs for every sale: no per-event
  * allocation beyond SQLite's own).
  */
-int shelfd_emit(struct shelfd *d, const char *source, const char *type, cJSON *body,
-		int64_t ts_ms)
+int shelfd_emit(struct shelfd *d, const char *source, const char *type, cJSON *body, int64_t ts_ms)
 {
 	struct dynbuf *b = &d->evbuf;
 	char ts[TS_BUFSZ];
@@ -141,8 +140,7 @@ int shelfd_emit(struct shelfd *d, const char *source, const char *type, cJSON *b
 	return 0;
 }
 
-static int host_emit(void *arg, struct device *dev, const char *type, cJSON *body,
-		     int64_t ts_ms)
+static int host_emit(void *arg, struct device *dev, const char *type, cJSON *body, int64_t ts_ms)
 {
 	return shelfd_emit(arg, dev->conf->name, type, body, ts_ms);
 }
@@ -339,7 +337,7 @@ static int cmd_devices(struct shelfd *d, cJSON *r)
 		cJSON_AddStringToObject(o, "kind", dev_kind_name(dev->conf->kind));
 		cJSON_AddStringToObject(o, "port", dev->conf->port);
 		cJSON_AddStringToObject(o, "state",
-					!dev->ops			? "unsupported"
+					!dev->ops		       ? "unsupported"
 					: dev->st.state == DEVICE_OPEN ? "open"
 								       : "down");
 		cJSON_AddItemToObject(o, "since", ts_item(dev->st.state_since_ms));

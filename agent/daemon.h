@@ -51,7 +51,7 @@ struct shelfd {
 	size_t n_turn_types;
 	uint64_t events_lost; /* events that failed to commit */
 	int64_t last_commit_ms; /* monotonic */
-	size_t n_uncommitted;  /* events appended since the last commit */
+	size_t n_uncommitted; /* events appended since the last commit */
 	int commit_timer;
 	struct dynbuf evbuf; /* reused for every event's text */
 	uint64_t dropped_seen; /* store's quota drop count at the last commit */
@@ -76,7 +76,6 @@ void shelfd_fini(struct shelfd *d);
  * Record one event from the daemon itself or a device (@source). See
  * device_host.emit. Returns 0 or a negative errno.
  */
-int shelfd_emit(struct shelfd *d, const char *source, const char *type, cJSON *body,
-		int64_t ts_ms);
+int shelfd_emit(struct shelfd *d, const char *source, const char *type, cJSON *body, int64_t ts_ms);
 
 #endif

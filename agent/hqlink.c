@@ -32,8 +32,8 @@
 #define HQ_PASSWORD_MAX 256
 
 /* Event types the batcher always looks at after a (re)connect. */
-static const char *const known_types[] = { "sale", "alert", "integrity", "label",
-					    "screen", "footfall", "visit" };
+static const char *const known_types[] = {"sale",   "alert",	"integrity", "label",
+					  "screen", "footfall", "visit"};
 
 struct inflight {
 	int mid;
@@ -47,7 +47,7 @@ struct inflight {
 struct type_cursor {
 	char type[BATCH_TYPE_MAX];
 	int64_t after; /* highest seq handed to the broker on this connection */
-	bool pending;  /* there may be rows past `after` */
+	bool pending; /* there may be rows past `after` */
 };
 
 struct hqlink {
@@ -264,9 +264,10 @@ static void after_lib_call(struct hqlink *h, int rc, const char *what)
 	char why[256];
 
 	if (h->lost) {
-		snprintf(why, sizeof(why), "%s", h->st.last_error[0] && h->st.state != HQ_CONNECTED
-							 ? h->st.last_error
-							 : "disconnected by the broker or network");
+		snprintf(why, sizeof(why), "%s",
+			 h->st.last_error[0] && h->st.state != HQ_CONNECTED
+				 ? h->st.last_error
+				 : "disconnected by the broker or network");
 		if (h->lost_rc && h->st.state == HQ_CONNECTED)
 			snprintf(why, sizeof(why), "connection lost (%s)",
 				 mosquitto_strerror(h->lost_rc));
@@ -456,7 +457,8 @@ static void hq_connect(struct loop *l, void *arg)
 	if (n > 0)
 		mosquitto_will_set(h->mosq, h->topic_status, n, payload, 1, true);
 	if (hc->tls_ca[0]) {
-		rc = mosquitto_tls_set(h->mosq, hc->tls_ca, NULL, hc->tls_cert[0] ? hc->tls_cert : NULL,
+		rc = mosquitto_tls_set(h->mosq, hc->tls_ca, NULL,
+				       hc->tls_cert[0] ? hc->tls_cert : NULL,
 				       hc->tls_key[0] ? hc->tls_key : NULL, NULL);
 		if (rc != MOSQ_ERR_SUCCESS) {
 			snprintf(why, sizeof(why), "TLS set-up (ca %s, cert %s): %s", hc->tls_ca,
@@ -642,7 +644,7 @@ void hqlink_shutdown(struct hqlink *h, int timeout_ms)
 		mosquitto_disconnect(h->mosq);
 		/* Blocking is fine here: we are exiting. Bounded by the deadline. */
 		while (mosquitto_want_write(h->mosq) && now_mono_ms() < deadline) {
-			struct pollfd p = { .fd = mosquitto_socket(h->mosq), .events = POLLOUT };
+			struct pollfd p = {.fd = mosquitto_socket(h->mosq), .events = POLLOUT};
 
 			if (p.fd < 0 || poll(&p, 1, 100) < 0)
 				break;

@@ -32,13 +32,13 @@ const char *hq_state_name(enum hq_state s);
 
 struct hqlink_stats {
 	enum hq_state state;
-	int64_t since_ms;     /* wall clock of the last state change */
+	int64_t since_ms; /* wall clock of the last state change */
 	char last_error[256]; /* empty if none since the last successful connect */
-	uint64_t published;   /* events handed to the broker (all attempts) */
-	uint64_t acked;       /* events acknowledged (PUBACK) and deleted */
+	uint64_t published; /* events handed to the broker (all attempts) */
+	uint64_t acked; /* events acknowledged (PUBACK) and deleted */
 	uint64_t messages_acked;
-	unsigned inflight;    /* window slots: messages awaiting PUBACK or its commit */
-	uint64_t connects;    /* successful connections */
+	unsigned inflight; /* window slots: messages awaiting PUBACK or its commit */
+	uint64_t connects; /* successful connections */
 };
 
 /*

@@ -14,16 +14,16 @@
 #include "util.h"
 
 struct loop_fd {
-	int fd;          /* -1 when the slot is free */
+	int fd; /* -1 when the slot is free */
 	uint32_t events;
 	loop_fd_cb cb;
 	void *arg;
-	uint64_t gen;    /* bumped on reuse, so stale epoll events are ignored */
+	uint64_t gen; /* bumped on reuse, so stale epoll events are ignored */
 };
 
 struct loop_timer {
-	int id;          /* 0 when the slot is free */
-	int64_t due_ms;  /* monotonic */
+	int id; /* 0 when the slot is free */
+	int64_t due_ms; /* monotonic */
 	loop_timer_cb cb;
 	void *arg;
 };
@@ -50,7 +50,7 @@ static uint64_t pack(size_t slot, uint64_t gen)
 struct loop *loop_new(void)
 {
 	struct loop *l = calloc(1, sizeof(*l));
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = {.events = EPOLLIN};
 
 	if (!l)
 		return NULL;
@@ -100,7 +100,7 @@ static struct loop_fd *find_fd(struct loop *l, int fd, size_t *slot)
 
 int loop_add_fd(struct loop *l, int fd, uint32_t events, loop_fd_cb cb, void *arg)
 {
-	struct epoll_event ev = { 0 };
+	struct epoll_event ev = {0};
 	struct loop_fd *f;
 	size_t slot;
 
@@ -125,7 +125,7 @@ int loop_add_fd(struct loop *l, int fd, uint32_t events, loop_fd_cb cb, void *ar
 
 int loop_mod_fd(struct loop *l, int fd, uint32_t events)
 {
-	struct epoll_event ev = { 0 };
+	struct epoll_event ev = {0};
 	size_t slot;
 	struct loop_fd *f = find_fd(l, fd, &slot);
 
@@ -157,7 +157,7 @@ void loop_del_fd(struct loop *l, int fd)
 /* Arm the timerfd for the earliest timer, or disarm it. */
 static void rearm(struct loop *l)
 {
-	struct itimerspec its = { 0 };
+	struct itimerspec its = {0};
 	int64_t due = 0;
 
 	for (size_t i = 0; i < LOOP_MAX_TIMERS; i++) {

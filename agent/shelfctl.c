@@ -43,7 +43,7 @@ static void usage(FILE *f)
 /* Send @req, read the whole reply into a malloc'd string. Returns NULL on error. */
 static char *transact(const char *path, const char *req, int *exit_code)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct dynbuf b;
 	size_t len = strlen(req);
 	int fd;
@@ -70,7 +70,7 @@ static char *transact(const char *path, const char *req, int *exit_code)
 	}
 	dynbuf_init(&b, REPLY_MAX);
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 		char buf[8192];
 		ssize_t n;
 		int pr = poll(&p, 1, TIMEOUT_MS);
@@ -235,7 +235,8 @@ static void print_events(const cJSON *d)
 	{
 		printf("%-18.0f %-26s %-7s %-10s %-9s %s\n", num(o, "seq"), str(o, "ts"),
 		       str(o, "type"), str(o, "source"),
-		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "delivered")) ? "yes" : "no",
+		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "delivered")) ? "yes"
+										      : "no",
 		       str(o, "summary"));
 	}
 	printf("%.0f event(s)\n", num(d, "count"));
@@ -277,12 +278,14 @@ int main(int argc, char **argv)
 			json = true;
 		} else if (!strcmp(cmd, "events") && !strcmp(argv[i], "-n") && i + 1 < argc) {
 			if (parse_ll(argv[++i], 1, 256, &n) < 0) {
-				fprintf(stderr, "shelfctl: -n takes a number from 1 to 256, got \"%s\"\n",
+				fprintf(stderr,
+					"shelfctl: -n takes a number from 1 to 256, got \"%s\"\n",
 					argv[i]);
 				return EXIT_USAGE;
 			}
 		} else {
-			fprintf(stderr, "shelfctl: unexpected argument \"%s\" for %s\n", argv[i], cmd);
+			fprintf(stderr, "shelfctl: unexpected argument \"%s\" for %s\n", argv[i],
+				cmd);
 			usage(stderr);
 			return EXIT_USAGE;
 		}

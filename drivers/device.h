@@ -37,12 +37,12 @@ enum device_state { DEVICE_DOWN = 0, DEVICE_OPEN };
 
 struct device_stats {
 	enum device_state state;
-	uint64_t lines_ok;   /* records accepted */
-	uint64_t errors;     /* lines rejected (bad JSON, too long, ...) */
+	uint64_t lines_ok; /* records accepted */
+	uint64_t errors; /* lines rejected (bad JSON, too long, ...) */
 	uint64_t reconnects; /* times the port was reopened after vanishing */
 	char last_error[224];
 	int64_t last_error_ms; /* wall clock, 0 = never */
-	int64_t last_seen_ms;  /* last byte received, 0 = never */
+	int64_t last_seen_ms; /* last byte received, 0 = never */
 	int64_t state_since_ms;
 };
 

@@ -160,8 +160,8 @@ static int member(const cJSON *obj, const char *key, long idx, const cJSON **ite
  * A string field: non-empty, at most POS_STR_MAX bytes, no control
  * characters. *@out is NULL when an optional field is absent.
  */
-static int get_str(const cJSON *obj, const char *key, long idx, bool required,
-		   const char **out, struct pos_err *err)
+static int get_str(const cJSON *obj, const char *key, long idx, bool required, const char **out,
+		   struct pos_err *err)
 {
 	const cJSON *it;
 	size_t n;
@@ -207,8 +207,8 @@ enum int_kind { INT_MONEY, INT_QTY };
  * judged as the double cJSON parsed: 1290.0 and 1.29e3 are 1290.
  * *@present tells whether an optional field was there.
  */
-static int get_int(const cJSON *obj, const char *key, long idx, bool required,
-		   enum int_kind kind, bool *present, int64_t *out, struct pos_err *err)
+static int get_int(const cJSON *obj, const char *key, long idx, bool required, enum int_kind kind,
+		   bool *present, int64_t *out, struct pos_err *err)
 {
 	const cJSON *it;
 	char num[32];
@@ -226,24 +226,24 @@ static int get_int(const cJSON *obj, const char *key, long idx, bool required,
 	}
 	if (!cJSON_IsNumber(it)) {
 		fail_at(err, idx, key, "must be a number, got %s",
-			 cJSON_IsString(it)   ? "a string"
-			 : cJSON_IsBool(it)   ? "a boolean"
-			 : cJSON_IsArray(it)  ? "an array"
-			 : cJSON_IsObject(it) ? "an object"
-					      : "something else");
+			cJSON_IsString(it)   ? "a string"
+			: cJSON_IsBool(it)   ? "a boolean"
+			: cJSON_IsArray(it)  ? "an array"
+			: cJSON_IsObject(it) ? "an object"
+					     : "something else");
 		return -1;
 	}
 	v = it->valuedouble;
 	/* Written so that inf and NaN fail too. */
 	if (!(v >= -(double)POS_MONEY_MAX && v <= (double)POS_MONEY_MAX)) {
 		fail_at(err, idx, key, "out of range (at most +-%lld), got %s", POS_MONEY_MAX,
-			 isfinite(v) ? num_str(num, v) : "a number too large to represent");
+			isfinite(v) ? num_str(num, v) : "a number too large to represent");
 		return -1;
 	}
 	/* |v| <= 10^12 < 2^53: the cast is exact for integers, and defined. */
 	if ((double)(int64_t)v != v) {
 		fail_at(err, idx, key, "must be an integer%s, got %s",
-			 kind == INT_MONEY ? " number of minor units" : "", num_str(num, v));
+			kind == INT_MONEY ? " number of minor units" : "", num_str(num, v));
 		return -1;
 	}
 	*out = (int64_t)v;

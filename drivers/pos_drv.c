@@ -29,7 +29,7 @@ static void pos_on_line(struct serdev *s, const char *line, size_t len, uint64_t
 			bool too_long)
 {
 	struct device *d = s->dev;
-	struct pos_err err = { { 0 }, { 0 } };
+	struct pos_err err = {{0}, {0}};
 	int64_t ts_ms = 0;
 	cJSON *sale;
 	int rc;

@@ -70,8 +70,7 @@ static void serdev_lost(struct serdev *s, const char *why)
 		log_warn("device %s: down: %s; retrying with backoff", d->conf->name, why);
 		s->announced_down = true;
 		emit_state_alert(s, "device_down", why);
-	}
-	else
+	} else
 		log_debug("device %s: still down: %s", d->conf->name, why);
 	schedule_retry(s);
 }

@@ -47,8 +47,9 @@ static void test_integers_exact(void **state)
 
 static void test_nested_members_and_escapes(void **state)
 {
-	cJSON *o = cJSON_Parse("{\"kind\":\"sale\",\"lines\":[{\"sku\":\"a\\\"b\\\\c\\n\","
-			       "\"qty\":2}],\"ok\":true,\"no\":false,\"n\":null,\"e\":{},\"a\":[]}");
+	cJSON *o =
+		cJSON_Parse("{\"kind\":\"sale\",\"lines\":[{\"sku\":\"a\\\"b\\\\c\\n\","
+			    "\"qty\":2}],\"ok\":true,\"no\":false,\"n\":null,\"e\":{},\"a\":[]}");
 	char *s;
 
 	assert_non_null(o);

@@ -51,8 +51,8 @@ static void on_timer(struct loop *l, void *arg)
 static void test_timers_order_and_cancel(void **state)
 {
 	struct loop *l = loop_new();
-	struct rec r = { .l = l };
-	struct tcb a = { &r, 1 }, b = { &r, 2 }, c = { &r, 3 }, x = { &r, 99 };
+	struct rec r = {.l = l};
+	struct tcb a = {&r, 1}, b = {&r, 2}, c = {&r, 3}, x = {&r, 99};
 	int idx;
 
 	assert_non_null(l);
@@ -79,8 +79,8 @@ static void test_timers_order_and_cancel(void **state)
 static void test_timer_slots_bounded(void **state)
 {
 	struct loop *l = loop_new();
-	struct rec r = { .l = l };
-	struct tcb t = { &r, 1 };
+	struct rec r = {.l = l};
+	struct tcb t = {&r, 1};
 
 	for (int i = 0; i < LOOP_MAX_TIMERS; i++)
 		assert_true(loop_timer_add(l, 100000, on_timer, &t) > 0);
@@ -112,7 +112,7 @@ static void hook(struct loop *l, void *arg)
 static void test_fd_deleted_in_same_turn(void **state)
 {
 	struct loop *l = loop_new();
-	struct rec r = { .l = l };
+	struct rec r = {.l = l};
 	int p1[2], p2[2];
 
 	assert_int_equal(pipe(p1), 0);
