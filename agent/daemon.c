@@ -21,6 +21,7 @@
 #define EVENT_BODY_MAX (1024 * 1024)
 #define COMMIT_WINDOW_MS 5 /* see before_sleep() */
 #define COMMIT_MAX_EVENTS 2000
+#define COMMIT_LOAD_RATE 2000 /* events/s */
 
 /* mkdir -p with @mode for the missing components. */
 static int mkdir_p(const char *path, mode_t mode)
@@ -182,12 +183,13 @@ static void commit_due(struct loop *l, void *arg)
 /*
  * Once per loop turn, before sleeping: commit, then publish.
  *
- * Group commit with a window: when the last commit is older than
- * COMMIT_WINDOW_MS (an idle store) we commit at once, so a lone sale is
- * durable and on its way within the turn it arrived in. Under load, commits
- * are spaced COMMIT_WINDOW_MS apart (or COMMIT_MAX_EVENTS events), so one
- * fsync covers hundreds of sales instead of the dozen a pty or UART buffer
- * holds per turn. Nothing is acknowledged to anyone before the commit.
+ * Group commit with a window: normally everything of the turn is committed
+ * at once, so a lone sale (or a PUBACK's delete) is durable and on its way
+ * within the turn it arrived in. Only in a burst (events arriving at
+ * COMMIT_LOAD_RATE/s or more since the last commit) are commits spaced up to
+ * COMMIT_WINDOW_MS apart (or COMMIT_MAX_EVENTS events), so one fsync covers
+ * hundreds of sales instead of the dozen a pty or UART buffer holds per
+ * turn. Nothing is acknowledged to anyone before the commit.
  */
 static void before_sleep(struct loop *l, void *arg)
 {
@@ -196,8 +198,11 @@ static void before_sleep(struct loop *l, void *arg)
 	if (store_dirty(d->store)) {
 		int64_t now = now_mono_ms();
 		int64_t due = d->last_commit_ms + COMMIT_WINDOW_MS;
+		int64_t dt = now - d->last_commit_ms;
+		/* Events arriving at COMMIT_LOAD_RATE/s or more: a burst. */
+		bool burst = (int64_t)d->n_uncommitted * 1000 >= COMMIT_LOAD_RATE * (dt > 0 ? dt : 1);
 
-		if (d->n_uncommitted >= COMMIT_MAX_EVENTS || now >= due)
+		if (!burst || d->n_uncommitted >= COMMIT_MAX_EVENTS || now >= due)
 			commit_now(d);
 		else if (!d->commit_timer)
 			d->commit_timer = loop_timer_add(l, due - now, commit_due, d);

@@ -132,23 +132,25 @@ static void send_sale(int fd, struct mosquitto *pub, const char *topic, char kin
 	int len;
 
 	if (fd >= 0) {
-		len = snprintf(line, sizeof(line),
-			       "{\"type\":\"sale\",\"receipt\":\"%c-%ld\",\"till\":\"T1\",\"lines\":"
-			       "[{\"sku\":\"6901234567892\",\"qty\":1,\"unit_price\":1290}],"
-			       "\"total\":1290}\n",
-			       kind, i);
+		len = snprintf(
+			line, sizeof(line),
+			"{\"type\":\"sale\",\"receipt\":\"%c-%ld\",\"till\":\"T1\",\"lines\":"
+			"[{\"sku\":\"6901234567892\",\"qty\":1,\"unit_price\":1290}],"
+			"\"total\":1290}\n",
+			kind, i);
 		if (write_all(fd, line, (size_t)len) < 0) {
 			perror("latency: write pty");
 			exit(1);
 		}
 	} else {
-		len = snprintf(line, sizeof(line),
-			       "{\"store\":\"S1\",\"events\":[{\"seq\":%ld,\"ts\":"
-			       "\"2026-11-23T02:00:00.120Z\",\"type\":\"sale\",\"source\":\"till1\","
-			       "\"kind\":\"sale\",\"receipt\":\"%c-%ld\",\"till\":\"T1\",\"lines\":"
-			       "[{\"sku\":\"6901234567892\",\"qty\":1,\"unit_price\":1290,"
-			       "\"amount\":1290}],\"total\":1290}]}",
-			       i + 1, kind, i);
+		len = snprintf(
+			line, sizeof(line),
+			"{\"store\":\"S1\",\"events\":[{\"seq\":%ld,\"ts\":"
+			"\"2026-11-23T02:00:00.120Z\",\"type\":\"sale\",\"source\":\"till1\","
+			"\"kind\":\"sale\",\"receipt\":\"%c-%ld\",\"till\":\"T1\",\"lines\":"
+			"[{\"sku\":\"6901234567892\",\"qty\":1,\"unit_price\":1290,"
+			"\"amount\":1290}],\"total\":1290}]}",
+			i + 1, kind, i);
 		if (mosquitto_publish(pub, NULL, topic, len, line, 1, false) != MOSQ_ERR_SUCCESS) {
 			fprintf(stderr, "latency: publish failed\n");
 			exit(1);
@@ -236,7 +238,8 @@ int main(int argc, char **argv)
 	t0 = now_s();
 	for (k = 0; !atomic_load(&warm_seen); k++) {
 		if (now_s() - t0 > warm_timeout) {
-			fprintf(stderr, "latency: warm-up: nothing arrived in %.0f s\n", warm_timeout);
+			fprintf(stderr, "latency: warm-up: nothing arrived in %.0f s\n",
+				warm_timeout);
 			return 1;
 		}
 		send_sale(master, pub, topic, 'W', k);

@@ -253,8 +253,7 @@ int main(int argc, char **argv)
 		if (t - t_start > timeout)
 			break;
 	}
-	printf("final %.6f %.6f %lld %lld %lld %lld", t_first, now_s(), distinct, dups, msgs,
-	       oor);
+	printf("final %.6f %.6f %lld %lld %lld %lld", t_first, now_s(), distinct, dups, msgs, oor);
 	print_missing();
 	printf(" cpu=%.3f\n", cpu_s());
 	return 1;

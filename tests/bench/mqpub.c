@@ -124,7 +124,8 @@ int main(int argc, char **argv)
 	while (acked < n) {
 		while (sent < n && sent - acked < window) {
 			const char *b = bodies[sent % (long long)nb];
-			int len = snprintf(buf, maxlen + 128, "{\"store\":\"S1\",\"events\":[{\"seq\":%lld,%s]}",
+			int len = snprintf(buf, maxlen + 128,
+					   "{\"store\":\"S1\",\"events\":[{\"seq\":%lld,%s]}",
 					   base + sent, b + 1);
 
 			rc = mosquitto_publish(m, NULL, topic, len, buf, 1, false);

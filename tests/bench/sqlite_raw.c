@@ -2,7 +2,7 @@
  * sqlite_raw: the raw SQLite insert limit on this machine, the baseline of the
  * ingest bench.
  *
- *   sqlite_raw DB BODIES N BATCH [plain|daemon]
+ *   sqlite_raw DB BODIES N BATCH [plain|daemon|SCHEMA_FILE]
  *
  * Creates DB (removing any old one and its -wal/-shm), sets journal_mode=WAL
  * and synchronous=FULL, and inserts N rows in transactions of BATCH rows
@@ -11,8 +11,11 @@
  * the rows have the same size). Schemas:
  *   plain   outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT, prio INTEGER,
  *                  ts_ms INTEGER, body TEXT)                (the default)
- *   daemon  the same plus len INTEGER and the two secondary indexes
- *           (type, seq) and (prio, seq) that shelfd's outbox has.
+ *   daemon  the same plus len INTEGER and secondary indexes (type, seq) and
+ *           (prio, seq), as shelfd's first schema had
+ *   FILE    a file of SQL creating the outbox table (with len) and its indexes:
+ *           the bench writes there the exact schema of shelfd's database
+ *           (sqlite_master), so the insert pays for the same indexes
  * Prints one line:
  *   sqlite_raw rows=N secs=S rate=R avg_body=B batch=K schema=X
  */
@@ -64,7 +67,7 @@ int main(int argc, char **argv)
 	long long ts_ms = 1795399200120LL;
 
 	if (argc < 5) {
-		fprintf(stderr, "usage: sqlite_raw DB BODIES N BATCH [plain|daemon]\n");
+		fprintf(stderr, "usage: sqlite_raw DB BODIES N BATCH [plain|daemon|SCHEMA_FILE]\n");
 		return 2;
 	}
 	path = argv[1];
@@ -73,7 +76,7 @@ int main(int argc, char **argv)
 	batch = atol(argv[4]);
 	if (argc > 5)
 		schema = argv[5];
-	daemon_schema = strcmp(schema, "daemon") == 0;
+	daemon_schema = strcmp(schema, "plain") != 0;
 	if (n <= 0 || batch <= 0)
 		return 2;
 
@@ -116,12 +119,33 @@ int main(int argc, char **argv)
 		die(db, "open");
 	exec(db, "PRAGMA journal_mode = WAL");
 	exec(db, "PRAGMA synchronous = FULL");
-	if (daemon_schema) {
+	if (daemon_schema && strcmp(schema, "daemon") != 0) {
+		FILE *sf = fopen(schema, "r");
+		char *sql;
+		long sz;
+
+		if (!sf) {
+			perror(schema);
+			return 1;
+		}
+		fseek(sf, 0, SEEK_END);
+		sz = ftell(sf);
+		rewind(sf);
+		sql = calloc(1, (size_t)sz + 1);
+		if (!sql || fread(sql, 1, (size_t)sz, sf) != (size_t)sz)
+			return 1;
+		fclose(sf);
+		exec(db, sql);
+		free(sql);
+		schema = "shelfd";
+	} else if (daemon_schema) {
 		exec(db, "CREATE TABLE outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT "
 			 "NULL, prio INTEGER NOT NULL, ts_ms INTEGER NOT NULL, len INTEGER NOT "
 			 "NULL, body TEXT NOT NULL);"
 			 "CREATE INDEX outbox_type_seq ON outbox(type, seq);"
 			 "CREATE INDEX outbox_prio_seq ON outbox(prio, seq);");
+	}
+	if (daemon_schema) {
 		if (sqlite3_prepare_v2(db,
 				       "INSERT INTO outbox(type, prio, ts_ms, len, body) "
 				       "VALUES(?1, ?2, ?3, ?4, ?5)",
