@@ -200,7 +200,8 @@ static void before_sleep(struct loop *l, void *arg)
 		int64_t due = d->last_commit_ms + COMMIT_WINDOW_MS;
 		int64_t dt = now - d->last_commit_ms;
 		/* Events arriving at COMMIT_LOAD_RATE/s or more: a burst. */
-		bool burst = (int64_t)d->n_uncommitted * 1000 >= COMMIT_LOAD_RATE * (dt > 0 ? dt : 1);
+		bool burst =
+			(int64_t)d->n_uncommitted * 1000 >= COMMIT_LOAD_RATE * (dt > 0 ? dt : 1);
 
 		if (!burst || d->n_uncommitted >= COMMIT_MAX_EVENTS || now >= due)
 			commit_now(d);
