@@ -63,28 +63,24 @@ static void remember(struct shelfd *d, int64_t seq, int64_t ts_ms, const char *t
 		     const char *source, const cJSON *body)
 {
 	struct recent_event *r = &d->recent[d->recent_head];
-	const cJSON *a, *b;
+	bool sale = !strcmp(type, "sale");
 
+	/* Runs for every sale: copy the few fields; format only in `events`. */
 	r->seq = seq;
 	r->ts_ms = ts_ms;
 	str_copy(r->type, sizeof(r->type), type);
 	str_copy(r->source, sizeof(r->source), source);
-	r->summary[0] = '\0';
-	if (!strcmp(type, "sale")) {
-		int64_t total = 0;
-
-		a = cJSON_GetObjectItemCaseSensitive(body, "receipt");
-		json_get_int(body, "total", &total);
-		snprintf(r->summary, sizeof(r->summary), "%s %s total %lld",
-			 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "kind"))
-				 ?: "?",
-			 cJSON_GetStringValue(a) ?: "?", (long long)total);
-	} else if (!strcmp(type, "alert")) {
-		a = cJSON_GetObjectItemCaseSensitive(body, "alert");
-		b = cJSON_GetObjectItemCaseSensitive(body, "device");
-		snprintf(r->summary, sizeof(r->summary), "%s%s%s", cJSON_GetStringValue(a) ?: "?",
-			 b ? " " : "", cJSON_GetStringValue(b) ?: "");
-	}
+	r->total = 0;
+	if (sale)
+		json_get_int(body, "total", &r->total);
+	str_copy(r->what, sizeof(r->what),
+		 cJSON_GetStringValue(
+			 cJSON_GetObjectItemCaseSensitive(body, sale ? "kind" : "alert"))
+			 ?: "?");
+	str_copy(r->ref, sizeof(r->ref),
+		 cJSON_GetStringValue(
+			 cJSON_GetObjectItemCaseSensitive(body, sale ? "receipt" : "device"))
+			 ?: (sale ? "?" : ""));
 	d->recent_head = (d->recent_head + 1) % RECENT_MAX;
 	if (d->recent_n < RECENT_MAX)
 		d->recent_n++;
@@ -153,23 +149,21 @@ static void commit_now(struct shelfd *d)
 	d->commit_timer = 0;
 	d->last_commit_ms = now_mono_ms();
 	d->n_uncommitted = 0;
-	{
-		if (store_commit(d->store) < 0) {
-			log_err("store: commit failed; events of this turn are lost");
-		} else {
-			struct store_stats st;
+	if (store_commit(d->store) < 0) {
+		log_err("store: commit failed; events of this turn are lost");
+	} else {
+		struct store_stats st;
 
-			for (size_t i = 0; i < d->n_turn_types; i++)
-				hqlink_note_type(d->hq, d->turn_types[i]);
-			/* The quota pass appends its own alert inside the commit. */
-			store_get_stats(d->store, &st);
-			if (st.dropped != d->dropped_seen) {
-				d->dropped_seen = st.dropped;
-				hqlink_note_type(d->hq, "alert");
-			}
+		for (size_t i = 0; i < d->n_turn_types; i++)
+			hqlink_note_type(d->hq, d->turn_types[i]);
+		/* The quota pass appends its own alert inside the commit. */
+		store_get_stats(d->store, &st);
+		if (st.dropped != d->dropped_seen) {
+			d->dropped_seen = st.dropped;
+			hqlink_note_type(d->hq, "alert");
 		}
-		d->n_turn_types = 0;
 	}
+	d->n_turn_types = 0;
 	hqlink_committed(d->hq);
 }
 
@@ -399,6 +393,7 @@ static int cmd_events(struct shelfd *d, const cJSON *req, cJSON *r, char *err, s
 	const cJSON *jn = cJSON_GetObjectItemCaseSensitive(req, "n");
 	cJSON *arr = cJSON_AddArrayToObject(r, "events");
 	size_t n = 20, count = 0;
+	char summary[160];
 
 	if (jn) {
 		if (!cJSON_IsNumber(jn) || jn->valuedouble < 1 || jn->valuedouble > RECENT_MAX) {
@@ -422,7 +417,15 @@ static int cmd_events(struct shelfd *d, const cJSON *req, cJSON *r, char *err, s
 		cJSON_AddStringToObject(o, "type", e->type);
 		cJSON_AddItemToObject(o, "ts", ts_item(e->ts_ms));
 		cJSON_AddStringToObject(o, "source", e->source);
-		cJSON_AddStringToObject(o, "summary", e->summary);
+		if (!strcmp(e->type, "sale"))
+			snprintf(summary, sizeof(summary), "%s %s total %lld", e->what, e->ref,
+				 (long long)e->total);
+		else if (!strcmp(e->type, "alert"))
+			snprintf(summary, sizeof(summary), "%s%s%s", e->what, e->ref[0] ? " " : "",
+				 e->ref);
+		else
+			summary[0] = '\0';
+		cJSON_AddStringToObject(o, "summary", summary);
 		cJSON_AddBoolToObject(o, "delivered", !store_has_seq(d->store, e->seq));
 		count++;
 	}

@@ -17,10 +17,7 @@
 #include "loop.h"
 #include "store.h"
 #include "util.h"
-
-#ifndef SHELFD_VERSION
-#define SHELFD_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 #define RECENT_MAX 256
 
@@ -29,7 +26,9 @@ struct recent_event {
 	int64_t ts_ms;
 	char type[16];
 	char source[CONF_NAME_MAX + 1];
-	char summary[96];
+	char what[32]; /* sale: kind; alert: its name */
+	char ref[65]; /* sale: receipt; alert: device */
+	int64_t total; /* sale: total */
 };
 
 struct shelfd {

@@ -21,10 +21,7 @@
 #include "hqlink.h"
 #include "log.h"
 #include "util.h"
-
-#ifndef SHELFD_VERSION
-#define SHELFD_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 #define HQ_MAX_TYPES 16
 #define HQ_CONNACK_TIMEOUT_MS 15000
@@ -494,13 +491,7 @@ static void hq_connect(struct loop *l, void *arg)
 		set_state(h, HQ_CONNECTING);
 	rc = mosquitto_connect_async(h->mosq, hc->host, hc->port, hc->keepalive);
 	if (rc != MOSQ_ERR_SUCCESS) {
-		if (rc == MOSQ_ERR_ERRNO)
-			snprintf(why, sizeof(why), "connect: %s", strerror(errno));
-		else
-			snprintf(why, sizeof(why), "connect: %s", mosquitto_strerror(rc));
-		if (h->st.last_error[0] && rc == MOSQ_ERR_TLS)
-			snprintf(why, sizeof(why), "%s", h->st.last_error);
-		hq_teardown(h, why);
+		after_lib_call(h, rc, "connect"); /* translates rc and tears down */
 		return;
 	}
 	h->connack_timer = loop_timer_add(l, HQ_CONNACK_TIMEOUT_MS, connack_timeout, h);
