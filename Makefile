@@ -7,8 +7,10 @@ UTIL_OBJS := agent/util.o agent/log.o
 DRIVER_OBJS := drivers/device.o drivers/linebuf.o drivers/pos.o drivers/serial.o drivers/serdev.o \
 	drivers/pos_drv.o
 AGENT_OBJS := agent/main.o agent/daemon.o agent/loop.o agent/config.o agent/store.o \
-	agent/batch.o agent/hqlink.o agent/ctl.o agent/json.o $(DRIVER_OBJS) $(UTIL_OBJS)
+	agent/batch.o agent/hqlink.o agent/ctl.o agent/json.o agent/pricebook.o agent/inbox.o \
+	agent/daemon_prices.o agent/prices.o agent/jscan.o $(DRIVER_OBJS) $(UTIL_OBJS)
 CTL_OBJS := agent/shelfctl.o agent/json.o agent/util.o
+HQ_OBJS := agent/shelfhq.o agent/prices.o agent/jscan.o agent/json.o agent/util.o
 
 # Unit tests: tests/unit/test_NAME.c linked with the objects listed here.
 UNIT_TESTS := test_util test_linebuf test_pos test_config test_store test_batch test_loop test_json
@@ -20,9 +22,17 @@ test_store_OBJS := agent/store.o $(UTIL_OBJS)
 test_batch_OBJS := agent/batch.o agent/store.o $(UTIL_OBJS)
 test_loop_OBJS := agent/loop.o $(UTIL_OBJS)
 test_json_OBJS := agent/json.o $(UTIL_OBJS)
+# Prices, labels and the ESL link (issue 3).
+UNIT_TESTS += test_image test_render test_prices test_jscan
+test_image_OBJS := agent/image.o firmware/proto/esl_image.o $(UTIL_OBJS)
+test_render_OBJS := agent/render.o agent/font.o agent/image.o firmware/proto/esl_image.o $(UTIL_OBJS)
+test_prices_OBJS := agent/prices.o agent/jscan.o $(UTIL_OBJS)
+test_jscan_OBJS := agent/jscan.o $(UTIL_OBJS)
+# The base-station firmware, its emulator and the shared wire codec.
+include firmware/firmware.mk
 
 B := $(BUILD)
-PROGS := $(B)/shelfd $(B)/shelfctl
+PROGS := $(B)/shelfd $(B)/shelfctl $(B)/shelfhq
 UNIT_BINS := $(addprefix $(B)/tests/,$(UNIT_TESTS))
 FUZZ_POS := $(B)/tests/fuzz_pos
 
@@ -37,6 +47,9 @@ $(B)/shelfd: $(addprefix $(B)/,$(AGENT_OBJS))
 
 $(B)/shelfctl: $(addprefix $(B)/,$(CTL_OBJS))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CTL)
+
+$(B)/shelfhq: $(addprefix $(B)/,$(HQ_OBJS))
+	$(CC) $(LDFLAGS) -o $@ $^ -lmosquitto $(LIBS_CTL)
 
 .SECONDEXPANSION:
 $(UNIT_BINS): $(B)/tests/%: $(B)/tests/unit/%.o $$(addprefix $(B)/,$$($$*_OBJS))

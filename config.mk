@@ -22,7 +22,7 @@ OPT := -O2 -g
 ifeq ($(DEBUG),1)
 OPT := -O0 -g
 endif
-CPPFLAGS := -D_GNU_SOURCE -Iagent -Idrivers -MMD -MP
+CPPFLAGS := -D_GNU_SOURCE -Iagent -Idrivers -Ifirmware/proto -MMD -MP
 CFLAGS := -std=c11 $(OPT) $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2
 LDFLAGS :=
 ifeq ($(SAN),1)

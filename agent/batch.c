@@ -153,3 +153,38 @@ err_reset:
 	b->last_seq = 0;
 	return rc;
 }
+
+/* store_scan callback of batch_build_single: copy the one row. */
+static int copy_row(void *arg, int64_t seq, const char *body, size_t len)
+{
+	struct batch *b = arg;
+	int rc = dynbuf_add(&b->payload, body, len);
+
+	if (rc == 0) {
+		b->first_seq = seq;
+		b->last_seq = seq;
+		b->count = 1;
+	}
+	return 1;
+}
+
+int batch_build_single(struct store *s, const char *type, int64_t after_seq, struct batch *b)
+{
+	int rc;
+
+	if (!s || !type || !b)
+		return -EINVAL;
+	if (str_copy(b->type, sizeof(b->type), type) < 0)
+		return -EINVAL;
+	b->first_seq = 0;
+	b->last_seq = 0;
+	b->count = 0;
+	dynbuf_reset(&b->payload);
+	b->payload.max = SIZE_MAX - 1;
+	rc = store_scan(s, type, after_seq, 1, copy_row, b);
+	if (rc < 0)
+		return rc;
+	if (rc > 0 && b->count == 0)
+		return -ENOMEM; /* the row was there but could not be copied */
+	return (int)b->count;
+}

@@ -36,4 +36,11 @@ void batch_free(struct batch *b);
 int batch_build(struct store *s, const char *store_id, const char *type, int64_t after_seq,
 		size_t max_events, size_t max_bytes, struct batch *b);
 
+/*
+ * Build a message from the ONE next row of @type after @after_seq: the
+ * payload is the row's body as stored (acks: {"store","ref","status",...}).
+ * Same returns as batch_build().
+ */
+int batch_build_single(struct store *s, const char *type, int64_t after_seq, struct batch *b);
+
 #endif

@@ -47,7 +47,7 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-static void note_turn_type(struct shelfd *d, const char *type)
+void shelfd_note_type(struct shelfd *d, const char *type)
 {
 	for (size_t i = 0; i < d->n_turn_types; i++) {
 		if (!strcmp(d->turn_types[i], type))
@@ -132,7 +132,7 @@ int shelfd_emit(struct shelfd *d, const char *source, const char *type, cJSON *b
 		return rc;
 	}
 	d->n_uncommitted++;
-	note_turn_type(d, type);
+	shelfd_note_type(d, type);
 	remember(d, seq, ts_ms, type, source, body);
 	return 0;
 }
@@ -143,13 +143,16 @@ static int host_emit(void *arg, struct device *dev, const char *type, cJSON *bod
 }
 
 /* Once per loop turn, before sleeping: commit, then publish. */
-static void commit_now(struct shelfd *d)
+static int commit_now(struct shelfd *d)
 {
+	int rc;
+
 	loop_timer_del(d->loop, d->commit_timer);
 	d->commit_timer = 0;
 	d->last_commit_ms = now_mono_ms();
 	d->n_uncommitted = 0;
-	if (store_commit(d->store) < 0) {
+	rc = store_commit(d->store);
+	if (rc < 0) {
 		log_err("store: commit failed; events of this turn are lost");
 	} else {
 		struct store_stats st;
@@ -165,6 +168,12 @@ static void commit_now(struct shelfd *d)
 	}
 	d->n_turn_types = 0;
 	hqlink_committed(d->hq);
+	return rc;
+}
+
+int shelfd_commit(struct shelfd *d)
+{
+	return commit_now(d);
 }
 
 static void commit_due(struct loop *l, void *arg)
@@ -319,6 +328,7 @@ static int cmd_status(struct shelfd *d, cJSON *r)
 	cJSON_AddNumberToObject(dv, "total", (double)d->n_devices);
 	cJSON_AddNumberToObject(dv, "ok", (double)ok);
 	cJSON_AddNumberToObject(dv, "down", (double)(d->n_devices - ok));
+	shelfd_prices_status(d, r);
 	return 0;
 }
 
@@ -446,6 +456,8 @@ static int ctl_handle(void *arg, const cJSON *req, cJSON *reply, char *err, size
 		return cmd_outbox(d, reply);
 	if (!strcmp(cmd, "events"))
 		return cmd_events(d, req, reply, err, errsz);
+	if (!strcmp(cmd, "prices"))
+		return shelfd_cmd_prices(d, req, reply, err, errsz);
 	snprintf(err, errsz, "unknown command \"%.64s\"", cmd);
 	return -EINVAL;
 }
@@ -533,6 +545,9 @@ int shelfd_init(struct shelfd *d, const char *config_path, struct config *conf)
 		log_err("hq link: %s", strerror(-rc));
 		return rc;
 	}
+	rc = shelfd_prices_init(d);
+	if (rc < 0)
+		return rc;
 	rc = ctl_open(d->loop, conf->control_socket, ctl_handle, d, &d->ctl);
 	if (rc < 0) {
 		log_err("control socket %s: %s", conf->control_socket, strerror(-rc));
@@ -594,6 +609,7 @@ void shelfd_fini(struct shelfd *d)
 			store_commit(d->store);
 	}
 	ctl_free(d->ctl);
+	shelfd_prices_fini(d);
 	hqlink_free(d->hq);
 	store_close(d->store);
 	if (d->sigfd >= 0) {

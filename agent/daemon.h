@@ -14,6 +14,7 @@
 #include "ctl.h"
 #include "device.h"
 #include "hqlink.h"
+#include "inbox.h"
 #include "loop.h"
 #include "store.h"
 #include "util.h"
@@ -37,6 +38,9 @@ struct shelfd {
 	struct loop *loop;
 	struct store *store;
 	struct hqlink *hq;
+	struct pricebook *prices;
+	struct inbox *inbox;
+	struct inbox_host inbox_host;
 	struct ctl *ctl;
 	struct device_host host;
 	struct device devices[CONF_MAX_DEVICES];
@@ -76,5 +80,15 @@ void shelfd_fini(struct shelfd *d);
  * device_host.emit. Returns 0 or a negative errno.
  */
 int shelfd_emit(struct shelfd *d, const char *source, const char *type, cJSON *body, int64_t ts_ms);
+
+/* daemon_prices.c: HQ inbox wiring and the `prices` control verb. */
+int shelfd_prices_init(struct shelfd *d);
+void shelfd_prices_fini(struct shelfd *d);
+int shelfd_cmd_prices(struct shelfd *d, const cJSON *req, cJSON *r, char *err, size_t errsz);
+void shelfd_prices_status(struct shelfd *d, cJSON *r);
+/* daemon.c: commit now (the inbox applies HQ messages in their own transaction). */
+int shelfd_commit(struct shelfd *d);
+/* daemon.c: events of @type were appended in this turn. */
+void shelfd_note_type(struct shelfd *d, const char *type);
 
 #endif

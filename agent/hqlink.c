@@ -29,8 +29,8 @@
 #define HQ_PASSWORD_MAX 256
 
 /* Event types the batcher always looks at after a (re)connect. */
-static const char *const known_types[] = {"sale",   "alert",	"integrity", "label",
-					  "screen", "footfall", "visit"};
+static const char *const known_types[] = {"ack",   "sale",   "alert",	 "integrity",
+					  "label", "screen", "footfall", "visit"};
 
 struct inflight {
 	int mid;
@@ -76,6 +76,11 @@ struct hqlink {
 	char client_id[80];
 	char topic_status[HQ_TOPIC_MAX];
 	char topic_events[HQ_TOPIC_MAX]; /* ".../events/" : the type is appended */
+	char topic_acks[HQ_TOPIC_MAX];
+	/* What HQ sends down: subscribed on every connect (QoS 1). */
+	char topic_sub[4][HQ_TOPIC_MAX];
+	hqlink_message_cb on_msg;
+	void *on_msg_arg;
 };
 
 static void hq_connect(struct loop *l, void *arg);
@@ -356,6 +361,13 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc)
 	n = status_payload(h, "online", payload, sizeof(payload));
 	if (n > 0)
 		mosquitto_publish(mosq, NULL, h->topic_status, n, payload, 1, true);
+	/*
+	 * The session is persistent (clean_session off): the broker keeps
+	 * these subscriptions and queues what HQ sends while we are away.
+	 * Subscribing again on every connect covers a broker that lost it.
+	 */
+	for (size_t i = 0; i < ARRAY_SIZE(h->topic_sub); i++)
+		mosquitto_subscribe(mosq, NULL, h->topic_sub[i], 1);
 	/* Resend everything still in the outbox, from the start of each type. */
 	for (size_t i = 0; i < ARRAY_SIZE(known_types); i++)
 		hqlink_note_type(h, known_types[i]);
@@ -401,6 +413,20 @@ static void on_publish(struct mosquitto *mosq, void *arg, int mid)
 	/* The status message, or a PUBACK from before a reconnect: nothing to do. */
 }
 
+/*
+ * A message from HQ. libmosquitto has already sent its PUBACK (it cannot
+ * delay it); the handler validates, commits and appends its own ack.
+ */
+static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *m)
+{
+	struct hqlink *h = arg;
+
+	h->st.received++;
+	if (h->on_msg && m->topic)
+		h->on_msg(h->on_msg_arg, m->topic, m->payload ? m->payload : "",
+			  m->payloadlen > 0 ? (size_t)m->payloadlen : 0);
+}
+
 static void on_log(struct mosquitto *mosq, void *arg, int level, const char *str)
 {
 	struct hqlink *h = arg;
@@ -438,7 +464,7 @@ static void hq_connect(struct loop *l, void *arg)
 	h->connect_timer = 0;
 	h->lost = false;
 	h->lost_rc = 0;
-	h->mosq = mosquitto_new(h->client_id, true, h);
+	h->mosq = mosquitto_new(h->client_id, false, h);
 	if (!h->mosq) {
 		hq_teardown(h, "mosquitto_new failed (out of memory)");
 		return;
@@ -446,6 +472,7 @@ static void hq_connect(struct loop *l, void *arg)
 	mosquitto_connect_callback_set(h->mosq, on_connect);
 	mosquitto_disconnect_callback_set(h->mosq, on_disconnect);
 	mosquitto_publish_callback_set(h->mosq, on_publish);
+	mosquitto_message_callback_set(h->mosq, on_message);
 	mosquitto_log_callback_set(h->mosq, on_log);
 	mosquitto_int_option(h->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
 	/* We keep our own window; the library must not queue behind it. */
@@ -532,6 +559,18 @@ int hqlink_new(const struct config *conf, struct loop *loop, struct store *store
 		     conf->hq.topic_prefix, conf->store_id);
 	if (n < 0 || (size_t)n + BATCH_TYPE_MAX >= sizeof(h->topic_events))
 		goto err_inval;
+	n = snprintf(h->topic_acks, sizeof(h->topic_acks), "%s/%s/acks", conf->hq.topic_prefix,
+		     conf->store_id);
+	if (n < 0 || (size_t)n >= sizeof(h->topic_acks))
+		goto err_inval;
+	for (size_t i = 0; i < ARRAY_SIZE(h->topic_sub); i++) {
+		static const char *const what[] = {"prices", "cmd"};
+
+		n = snprintf(h->topic_sub[i], HQ_TOPIC_MAX, "%s/%s/%s", conf->hq.topic_prefix,
+			     i < 2 ? conf->store_id : "fleet", what[i % 2]);
+		if (n < 0 || n >= HQ_TOPIC_MAX)
+			goto err_inval;
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(known_types); i++)
 		hqlink_note_type(h, known_types[i]);
 	*out = h;
@@ -570,8 +609,12 @@ void hqlink_flush(struct hqlink *h)
 
 			if (!c->pending)
 				continue;
-			n = batch_build(h->store, h->conf->store_id, c->type, c->after,
-					hc->batch_max_events, hc->batch_max_bytes, &h->batch);
+			if (!strcmp(c->type, "ack"))
+				n = batch_build_single(h->store, c->type, c->after, &h->batch);
+			else
+				n = batch_build(h->store, h->conf->store_id, c->type, c->after,
+						hc->batch_max_events, hc->batch_max_bytes,
+						&h->batch);
 			if (n < 0) {
 				log_err("hq: cannot read the outbox (%d)", n);
 				return;
@@ -580,7 +623,10 @@ void hqlink_flush(struct hqlink *h)
 				c->pending = false;
 				continue;
 			}
-			snprintf(topic, sizeof(topic), "%s%s", h->topic_events, c->type);
+			if (!strcmp(c->type, "ack"))
+				str_copy(topic, sizeof(topic), h->topic_acks);
+			else
+				snprintf(topic, sizeof(topic), "%s%s", h->topic_events, c->type);
 			rc = mosquitto_publish(h->mosq, &mid, topic, (int)h->batch.payload.len,
 					       h->batch.payload.buf, 1, false);
 			if (rc != MOSQ_ERR_SUCCESS) {
@@ -666,6 +712,12 @@ void hqlink_free(struct hqlink *h)
 	batch_free(&h->batch);
 	free(h->inflight);
 	free(h);
+}
+
+void hqlink_set_message_cb(struct hqlink *h, hqlink_message_cb cb, void *arg)
+{
+	h->on_msg = cb;
+	h->on_msg_arg = arg;
 }
 
 void hqlink_get_stats(const struct hqlink *h, struct hqlink_stats *st)

@@ -9,10 +9,18 @@
  * PUBACK. On any disconnect the client instance is destroyed and the unacked
  * batches are simply sent again after the reconnect (at-least-once; HQ
  * dedupes by (store, seq)).
+ *
+ * Events of type "ack" (answers to HQ's messages, appended by inbox.c) are
+ * not batched: each row's body is published alone to {prefix}/{store}/acks.
+ *
+ * Down: the session is persistent (clean_session off, client id
+ * shelfd-{store}) and subscribes at QoS 1 to prices and cmd, for the store
+ * and the fleet; messages go to the hook set by hqlink_set_message_cb.
  */
 #ifndef SHELF_HQLINK_H
 #define SHELF_HQLINK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -39,7 +47,15 @@ struct hqlink_stats {
 	uint64_t messages_acked;
 	unsigned inflight; /* window slots: messages awaiting PUBACK or its commit */
 	uint64_t connects; /* successful connections */
+	uint64_t received; /* messages from HQ (prices, cmd) */
 };
+
+/*
+ * A message from HQ on a subscribed topic ({prefix}/{store}/prices|cmd,
+ * {prefix}/fleet/prices|cmd). @payload is valid during the call only. Runs
+ * inside libmosquitto's read: it may use the store, not free the link.
+ */
+typedef void (*hqlink_message_cb)(void *arg, const char *topic, const void *payload, size_t len);
 
 /*
  * Create the link (does not connect until hqlink_start). @conf, @loop and
@@ -47,6 +63,8 @@ struct hqlink_stats {
  */
 int hqlink_new(const struct config *conf, struct loop *loop, struct store *store,
 	       int64_t started_ms, struct hqlink **out);
+/* Where messages from HQ go (set before hqlink_start). */
+void hqlink_set_message_cb(struct hqlink *h, hqlink_message_cb cb, void *arg);
 /* Begin connecting. */
 void hqlink_start(struct hqlink *h);
 /* Note that events of @type were committed (so the batcher looks at them). */

@@ -34,6 +34,9 @@ static void usage(FILE *f)
 		   "  devices           per device: state, lines, errors, last error\n"
 		   "  outbox            events waiting for HQ, by type; drops\n"
 		   "  events [-n N]     the last N events recorded (default 20, max 256)\n"
+		   "  prices get SKU    the current price of one SKU (and where it came from)\n"
+		   "  prices list [AFTER] [-n N]\n"
+		   "                    live prices in SKU order, N at a time (default 50)\n"
 		   "options:\n"
 		   "  -s SOCKET         control socket (default " DEFAULT_SOCKET
 		   ", or $SHELFCTL_SOCKET)\n"
@@ -225,6 +228,42 @@ static void print_outbox(const cJSON *d)
 	}
 }
 
+static void print_price_row(const cJSON *o)
+{
+	const cJSON *reg = cJSON_GetObjectItemCaseSensitive(o, "regular");
+	char regbuf[32] = "-";
+
+	if (cJSON_IsNumber(reg))
+		snprintf(regbuf, sizeof(regbuf), "%.0f", reg->valuedouble);
+
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "removed")))
+		printf("%-20s %12s %-4s %12s  %-30.30s %s\n", str(o, "sku"), "removed", "", "",
+		       str(o, "name"), str(o, "batch"));
+	else
+		printf("%-20s %12.0f %-4s %12s  %-30.30s %s\n", str(o, "sku"), num(o, "price"),
+		       str(o, "currency"), regbuf, str(o, "name"), str(o, "batch"));
+}
+
+static void print_prices(const cJSON *d)
+{
+	const cJSON *one = cJSON_GetObjectItemCaseSensitive(d, "price"), *o;
+
+	printf("%-20s %12s %-4s %12s  %-30s %s\n", "SKU", "PRICE", "CUR", "REGULAR", "NAME",
+	       "BATCH");
+	if (one) {
+		print_price_row(one);
+		printf("issued_at %s   updated %s   promo_until %s   unit %s\n",
+		       str(one, "issued_at"), str(one, "updated"), str(one, "promo_until"),
+		       str(one, "unit"));
+		return;
+	}
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(d, "prices"))
+	{
+		print_price_row(o);
+	}
+	printf("%.0f of %.0f price(s)\n", num(d, "count"), num(d, "total"));
+}
+
 static void print_events(const cJSON *d)
 {
 	const cJSON *o;
@@ -242,10 +281,20 @@ static void print_events(const cJSON *d)
 	printf("%.0f event(s)\n", num(d, "count"));
 }
 
+/* prices get SKU | prices list [AFTER] */
+static bool valid_prices_args(const char **args, size_t n)
+{
+	if (n == 2 && !strcmp(args[0], "get"))
+		return true;
+	return (n == 1 || n == 2) && !strcmp(args[0], "list");
+}
+
 int main(int argc, char **argv)
 {
 	const char *sock = getenv("SHELFCTL_SOCKET");
 	const char *cmd = NULL;
+	const char *args[4];
+	size_t nargs = 0;
 	bool json = false;
 	long long n = 0;
 	int exit_code = EXIT_OK, i;
@@ -276,13 +325,15 @@ int main(int argc, char **argv)
 	for (; i < argc; i++) {
 		if (!strcmp(argv[i], "--json")) {
 			json = true;
-		} else if (!strcmp(cmd, "events") && !strcmp(argv[i], "-n") && i + 1 < argc) {
-			if (parse_ll(argv[++i], 1, 256, &n) < 0) {
+		} else if (!strcmp(argv[i], "-n") && i + 1 < argc) {
+			if (parse_ll(argv[++i], 1, 1000, &n) < 0) {
 				fprintf(stderr,
-					"shelfctl: -n takes a number from 1 to 256, got \"%s\"\n",
+					"shelfctl: -n takes a number from 1 to 1000, got \"%s\"\n",
 					argv[i]);
 				return EXIT_USAGE;
 			}
+		} else if (argv[i][0] != '-' && nargs < ARRAY_SIZE(args)) {
+			args[nargs++] = argv[i];
 		} else {
 			fprintf(stderr, "shelfctl: unexpected argument \"%s\" for %s\n", argv[i],
 				cmd);
@@ -291,8 +342,14 @@ int main(int argc, char **argv)
 		}
 	}
 	if (strcmp(cmd, "status") && strcmp(cmd, "devices") && strcmp(cmd, "outbox") &&
-	    strcmp(cmd, "events")) {
+	    strcmp(cmd, "events") && strcmp(cmd, "prices")) {
 		fprintf(stderr, "shelfctl: unknown command \"%s\"\n", cmd);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(cmd, "prices") ? nargs > 0 || (n && strcmp(cmd, "events"))
+				  : !valid_prices_args(args, nargs)) {
+		fprintf(stderr, "shelfctl: wrong arguments for %s\n", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -300,6 +357,12 @@ int main(int argc, char **argv)
 	cJSON_AddStringToObject(req, "cmd", cmd);
 	if (n)
 		cJSON_AddNumberToObject(req, "n", (double)n);
+	if (nargs) {
+		cJSON *a = cJSON_AddArrayToObject(req, "args");
+
+		for (size_t k = 0; k < nargs; k++)
+			cJSON_AddItemToArray(a, cJSON_CreateString(args[k]));
+	}
 	reqs = cJSON_PrintUnformatted(req);
 	cJSON_Delete(req);
 	if (!reqs)
@@ -335,6 +398,8 @@ int main(int argc, char **argv)
 		print_devices(data);
 	} else if (!strcmp(cmd, "outbox")) {
 		print_outbox(data);
+	} else if (!strcmp(cmd, "prices")) {
+		print_prices(data);
 	} else {
 		print_events(data);
 	}

@@ -56,6 +56,7 @@ struct store {
 	uint64_t bytes;
 	int64_t last_seq; /* highest seq assigned (including uncommitted) */
 	int64_t committed_seq; /* highest seq known durable: store_scan stops here */
+	int64_t hw_saved; /* last_seq as written to meta.seq_hw in the open transaction */
 	uint64_t dropped;
 	uint64_t commits;
 	uint64_t commit_errors;
@@ -64,8 +65,11 @@ struct store {
 	sqlite3_stmt *st_commit;
 	sqlite3_stmt *st_rollback;
 	sqlite3_stmt *st_insert;
-	sqlite3_stmt *st_scan;
+	sqlite3_stmt *st_scan; /* class 0 (sales): seq range, filtered by type */
+	sqlite3_stmt *st_scan_idx; /* other classes: the partial (type, seq) index */
 	sqlite3_stmt *st_delete;
+	sqlite3_stmt *st_delete_idx;
+	sqlite3_stmt *st_seq_hw;
 	sqlite3_stmt *st_has;
 	sqlite3_stmt *st_oldest;
 	sqlite3_stmt *st_counts;
@@ -86,16 +90,24 @@ static const struct {
 	{offsetof(struct store, st_commit), "COMMIT"},
 	{offsetof(struct store, st_rollback), "ROLLBACK"},
 	{offsetof(struct store, st_insert),
-	 "INSERT INTO outbox(type, prio, ts_ms, len, body) VALUES(?1, ?2, ?3, ?4, ?5)"},
+	 "INSERT INTO outbox(seq, type, prio, ts_ms, len, body) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"},
 	{offsetof(struct store, st_scan),
-	 "SELECT seq, body FROM outbox WHERE type = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq"},
+	 "SELECT seq, body FROM outbox WHERE seq > ?2 AND seq <= ?3 AND type = ?1 ORDER BY seq"},
+	{offsetof(struct store, st_scan_idx),
+	 "SELECT seq, body FROM outbox WHERE type = ?1 AND prio > 0 AND seq > ?2 AND seq <= ?3"
+	 " ORDER BY seq"},
 	{offsetof(struct store, st_delete),
-	 "DELETE FROM outbox WHERE type = ?1 AND seq BETWEEN ?2 AND ?3 RETURNING len"},
+	 "DELETE FROM outbox WHERE seq BETWEEN ?2 AND ?3 AND type = ?1 RETURNING len"},
+	{offsetof(struct store, st_delete_idx),
+	 "DELETE FROM outbox WHERE type = ?1 AND prio > 0 AND seq BETWEEN ?2 AND ?3 RETURNING len"},
+	{offsetof(struct store, st_seq_hw),
+	 "INSERT OR REPLACE INTO meta(key, value) VALUES('seq_hw', ?1)"},
 	{offsetof(struct store, st_has), "SELECT 1 FROM outbox WHERE seq = ?1"},
 	{offsetof(struct store, st_oldest), "SELECT ts_ms FROM outbox ORDER BY seq LIMIT 1"},
 	{offsetof(struct store, st_counts),
 	 "SELECT (SELECT count(*) FROM outbox), (SELECT coalesce(sum(len), 0) FROM outbox),"
-	 " (SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'),"
+	 " max((SELECT coalesce(max(seq), 0) FROM outbox),"
+	 "     (SELECT coalesce(max(value), 0) FROM meta WHERE key = 'seq_hw')),"
 	 " (SELECT coalesce(sum(n), 0) FROM drops)"},
 	{offsetof(struct store, st_top_prio),
 	 "SELECT prio FROM outbox WHERE prio > 0 ORDER BY prio DESC LIMIT 1"},
@@ -122,6 +134,7 @@ static sqlite3_stmt **stmt_slot(struct store *s, size_t i)
  * @post runs inside the same transaction after @sql (NULL if none).
  */
 static int seed_seq(struct store *s);
+static int save_seq_hw(struct store *s);
 
 static const struct {
 	const char *sql;
@@ -136,6 +149,43 @@ static const struct {
 	 "CREATE TABLE meta(key TEXT PRIMARY KEY, value);"
 	 "CREATE TABLE drops(type TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0);",
 	 seed_seq},
+	/*
+	 * v2: the hot insert pays for one b-tree only. seq is a plain INTEGER
+	 * PRIMARY KEY assigned by us (no AUTOINCREMENT bookkeeping per row); its
+	 * high-water mark lives in meta.seq_hw, written in the same transaction
+	 * as the rows, so a drained (empty) outbox never hands out a seq again.
+	 * Sales (class 0) are found by seq range; the (type, seq) index covers
+	 * only the other classes (prio > 0), which are few.
+	 */
+	{"CREATE TABLE outbox_v2(seq INTEGER PRIMARY KEY, type TEXT NOT NULL,"
+	 " prio INTEGER NOT NULL, ts_ms INTEGER NOT NULL, len INTEGER NOT NULL,"
+	 " body TEXT NOT NULL);"
+	 "INSERT INTO outbox_v2 SELECT seq, type, prio, ts_ms, len, body FROM outbox;"
+	 "INSERT OR REPLACE INTO meta(key, value) VALUES('seq_hw', max("
+	 " (SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'),"
+	 " (SELECT coalesce(max(seq), 0) FROM outbox)));"
+	 "DROP TABLE outbox;"
+	 "ALTER TABLE outbox_v2 RENAME TO outbox;"
+	 "CREATE INDEX outbox_type_seq ON outbox(type, seq) WHERE prio > 0;"
+	 "CREATE INDEX outbox_prio_seq ON outbox(prio, seq) WHERE prio > 0;",
+	 NULL},
+	/*
+	 * v3: prices from HQ (pricebook.c). prices: the current price per SKU
+	 * with the issued_at of the batch that set it (newest issued_at wins);
+	 * a removed SKU stays as a tombstone so an older batch cannot bring it
+	 * back. inbox: every HQ message id seen, with the status it was acked
+	 * with (dedupe). scheduled: validated batches waiting for effective_at.
+	 */
+	{"CREATE TABLE prices(sku TEXT PRIMARY KEY, price INTEGER NOT NULL,"
+	 " regular INTEGER, name TEXT, unit TEXT, promo_until_ms INTEGER,"
+	 " currency TEXT NOT NULL, issued_at_ms INTEGER NOT NULL, batch_id TEXT NOT NULL,"
+	 " updated_ms INTEGER NOT NULL, removed INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+	 "CREATE TABLE inbox(id TEXT PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL,"
+	 " received_ms INTEGER NOT NULL) WITHOUT ROWID;"
+	 "CREATE TABLE scheduled(id TEXT PRIMARY KEY, effective_at_ms INTEGER NOT NULL,"
+	 " issued_at_ms INTEGER NOT NULL, fleet INTEGER NOT NULL, body BLOB NOT NULL);"
+	 "CREATE INDEX scheduled_due ON scheduled(effective_at_ms);",
+	 NULL},
 };
 
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))
@@ -425,6 +475,7 @@ static int try_open(struct store *s, char *reason, size_t rsz)
 		goto err_close;
 	}
 	s->committed_seq = s->last_seq;
+	s->hw_saved = s->last_seq;
 	sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
 	return 0;
 
@@ -607,8 +658,8 @@ int store_type_priority(const char *type)
 		const char *type;
 		int prio;
 	} prios[] = {
-		{"sale", 0},   {"alert", 1},	{"integrity", 1}, {"label", 2},
-		{"screen", 2}, {"footfall", 3}, {"visit", 3},
+		{"sale", 0},  {"alert", 1},  {"integrity", 1}, {"ack", 1},
+		{"label", 2}, {"screen", 2}, {"footfall", 3},  {"visit", 3},
 	};
 
 	if (!type)
@@ -640,6 +691,7 @@ static void txn_abort(struct store *s)
 		sql_fail(s, rc, "reload counters");
 	if (s->last_seq < s->committed_seq)
 		s->last_seq = s->committed_seq;
+	s->hw_saved = -1; /* meta.seq_hw is rewritten by the next commit */
 }
 
 static int txn_begin(struct store *s)
@@ -681,17 +733,17 @@ int store_append(struct store *s, const char *type, const char *body, size_t len
 		return ret;
 	prio = store_type_priority(type);
 	st = s->st_insert;
-	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, prio);
-	sqlite3_bind_int64(st, 3, ts_ms);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)len);
-	sqlite3_bind_text(st, 5, body, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 1, s->last_seq + 1);
+	sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, prio);
+	sqlite3_bind_int64(st, 4, ts_ms);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)len);
+	sqlite3_bind_text(st, 6, body, (int)len, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st); /* every parameter is bound again on the next call */
 	if (rc != SQLITE_DONE)
 		return txn_lost(s, rc, "append");
-
-	s->last_seq = sqlite3_last_insert_rowid(s->db);
+	s->last_seq++;
 	if (prio > 0)
 		s->new_droppable = true;
 	s->depth++;
@@ -894,6 +946,11 @@ static int quota_enforce(struct store *s)
 		s->txn_failed = false; /* store_append already rolled back */
 		goto out;
 	}
+	ret = save_seq_hw(s);
+	if (ret < 0) {
+		s->txn_failed = false; /* rolled back */
+		goto out;
+	}
 	rc = stmt_run(s->st_commit);
 	if (rc != SQLITE_DONE) {
 		ret = sql_fail(s, rc, "quota: commit");
@@ -926,6 +983,25 @@ out:
 	return ret;
 }
 
+/*
+ * Record the seq high-water mark in the open transaction, so it becomes
+ * durable together with the rows that used it. Returns 0 or -EIO (the
+ * transaction is then rolled back).
+ */
+static int save_seq_hw(struct store *s)
+{
+	int rc;
+
+	if (s->last_seq == s->hw_saved)
+		return 0;
+	sqlite3_bind_int64(s->st_seq_hw, 1, s->last_seq);
+	rc = stmt_run(s->st_seq_hw);
+	if (rc != SQLITE_DONE)
+		return txn_lost(s, rc, "save seq");
+	s->hw_saved = s->last_seq;
+	return 0;
+}
+
 int store_commit(struct store *s)
 {
 	int rc, ret;
@@ -941,6 +1017,12 @@ int store_commit(struct store *s)
 		return -EIO;
 	}
 	if (s->in_txn) {
+		ret = save_seq_hw(s);
+		if (ret < 0) {
+			s->txn_failed = false;
+			s->commit_errors++;
+			return ret;
+		}
 		rc = stmt_run(s->st_commit);
 		if (rc != SQLITE_DONE) {
 			ret = sql_fail(s, rc, "commit");
@@ -981,7 +1063,7 @@ int store_scan(struct store *s, const char *type, int64_t after_seq, size_t max_
 		return -EINVAL;
 	if (max_rows > INT_MAX)
 		max_rows = INT_MAX;
-	st = s->st_scan;
+	st = store_type_priority(type) == 0 ? s->st_scan : s->st_scan_idx;
 	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, after_seq);
 	sqlite3_bind_int64(st, 3, s->committed_seq);
@@ -1016,7 +1098,7 @@ int store_delete_range(struct store *s, const char *type, int64_t first, int64_t
 	ret = txn_begin(s);
 	if (ret < 0)
 		return ret;
-	st = s->st_delete;
+	st = store_type_priority(type) == 0 ? s->st_delete : s->st_delete_idx;
 	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, first);
 	sqlite3_bind_int64(st, 3, last);
@@ -1119,5 +1201,29 @@ int store_foreach_type(struct store *s,
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return sql_fail(s, rc, "list types");
+	return 0;
+}
+
+sqlite3 *store_db(struct store *s)
+{
+	return s ? s->db : NULL;
+}
+
+int store_begin(struct store *s)
+{
+	if (!s)
+		return -EINVAL;
+	if (s->txn_failed)
+		return -EIO;
+	return txn_begin(s);
+}
+
+int store_rollback(struct store *s)
+{
+	if (!s)
+		return -EINVAL;
+	if (s->in_txn || s->txn_failed)
+		txn_abort(s);
+	s->txn_failed = false;
 	return 0;
 }

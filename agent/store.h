@@ -133,4 +133,24 @@ int store_foreach_type(struct store *s,
 		       void (*cb)(void *arg, const char *type, uint64_t rows, int64_t min_seq),
 		       void *arg);
 
+/*
+ * For the other tables in this database (pricebook.c): the connection, to
+ * prepare statements on. Owned by the store; valid until store_close().
+ */
+struct sqlite3;
+struct sqlite3 *store_db(struct store *s);
+
+/*
+ * Open the store's transaction if none is open (work done on store_db()
+ * then commits with the next store_commit()). Returns 0, -EIO.
+ */
+int store_begin(struct store *s);
+
+/*
+ * Roll back the open transaction: everything since the last commit is lost,
+ * appended events included (callers commit pending events first). Counters
+ * are reloaded. Returns 0.
+ */
+int store_rollback(struct store *s);
+
 #endif

@@ -13,7 +13,8 @@
  *                  ts_ms INTEGER, body TEXT)                (the default)
  *   daemon  the same plus len INTEGER and secondary indexes (type, seq) and
  *           (prio, seq), as shelfd's first schema had
- *   FILE    a file of SQL creating the outbox table (with len) and its indexes:
+ *   FILE    a file of SQL creating the outbox table (with len; seq is bound
+ *           explicitly, as shelfd assigns it) and its indexes:
  *           the bench writes there the exact schema of shelfd's database
  *           (sqlite_master), so the insert pays for the same indexes
  * Prints one line:
@@ -65,6 +66,7 @@ int main(int argc, char **argv)
 	int daemon_schema;
 	double t0, t1;
 	long long ts_ms = 1795399200120LL;
+	long long seq0 = ts_ms * 1000;
 
 	if (argc < 5) {
 		fprintf(stderr, "usage: sqlite_raw DB BODIES N BATCH [plain|daemon|SCHEMA_FILE]\n");
@@ -146,9 +148,10 @@ int main(int argc, char **argv)
 			 "CREATE INDEX outbox_prio_seq ON outbox(prio, seq);");
 	}
 	if (daemon_schema) {
+		/* seq is given explicitly: shelfd assigns it itself (schema v2) */
 		if (sqlite3_prepare_v2(db,
-				       "INSERT INTO outbox(type, prio, ts_ms, len, body) "
-				       "VALUES(?1, ?2, ?3, ?4, ?5)",
+				       "INSERT INTO outbox(type, prio, ts_ms, len, body, seq) "
+				       "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 				       -1, &ins, NULL) != SQLITE_OK)
 			die(db, "prepare");
 	} else {
@@ -173,6 +176,7 @@ int main(int argc, char **argv)
 			if (daemon_schema) {
 				sqlite3_bind_int64(ins, 4, (sqlite3_int64)lens[b]);
 				sqlite3_bind_text(ins, 5, bodies[b], (int)lens[b], SQLITE_STATIC);
+				sqlite3_bind_int64(ins, 6, seq0 + i);
 			} else {
 				sqlite3_bind_text(ins, 4, bodies[b], (int)lens[b], SQLITE_STATIC);
 			}

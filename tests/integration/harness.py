@@ -278,6 +278,7 @@ class Counter:
         self.alerts = []           # alert events (first copies) in arrival order
         self.status = []           # (time, payload dict, retained)
         self.probes = set()
+        self.acks = []        # bodies of shelf/v1/{store}/acks, in arrival order
         self.last_arrival = 0.0
 
     def add(self, topic, payload, tst, retained):
@@ -292,6 +293,9 @@ class Counter:
             return
         if topic == "shelf/v1/%s/status" % self.store:
             self.status.append((tst, body, retained))
+            return
+        if topic == "shelf/v1/%s/acks" % self.store:
+            self.acks.append(body)
             return
         if not topic.startswith("shelf/v1/%s/events/" % self.store):
             return
@@ -526,7 +530,7 @@ class Shelfd:
     scenario's temp dir; stderr (all runs) in NAME.stderr."""
 
     def __init__(self, ctx, broker_port, name="shelfd", link=None, tls=None, hq=None,
-                 outbox=None, data_dir=None):
+                 outbox=None, data_dir=None, store=STORE):
         self.ctx = ctx
         self.name = name
         self.data = Path(data_dir) if data_dir else ctx.path(name + "-data")
@@ -545,7 +549,8 @@ class Shelfd:
         hqc.update(hq or {})
         ob = {"max_mb": 256, "sync": "full"}
         ob.update(outbox or {})
-        self.config = {"store_id": STORE, "data_dir": str(self.data),
+        self.store = store
+        self.config = {"store_id": store, "data_dir": str(self.data),
                        "control_socket": self.sock, "log_level": "info",
                        "hq": hqc, "outbox": ob, "devices": []}
         if link:

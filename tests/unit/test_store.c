@@ -222,6 +222,102 @@ static void test_reopen_keeps_rows_and_seq_grows(void **state)
 	store_close(s);
 }
 
+/*
+ * A database written by schema v1 (AUTOINCREMENT outbox, seq counter in
+ * sqlite_sequence) is migrated at open: its rows keep their seqs and bodies,
+ * and new seqs continue above the old counter even where the newest rows
+ * were already delivered (deleted).
+ */
+static void test_migrate_from_v1(void **state)
+{
+	struct fixture *f = *state;
+	struct store_stats st;
+	struct seqs q;
+	sqlite3 *db;
+	struct store *s;
+	int64_t seq;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(
+			db,
+			"PRAGMA journal_mode = WAL;"
+			"CREATE TABLE outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+			" type TEXT NOT NULL, prio INTEGER NOT NULL, ts_ms INTEGER NOT NULL,"
+			" len INTEGER NOT NULL, body TEXT NOT NULL);"
+			"CREATE INDEX outbox_type_seq ON outbox(type, seq);"
+			"CREATE INDEX outbox_prio_seq ON outbox(prio, seq) WHERE prio > 0;"
+			"CREATE TABLE meta(key TEXT PRIMARY KEY, value);"
+			"CREATE TABLE drops(type TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0);"
+			"INSERT INTO sqlite_sequence(name, seq) VALUES('outbox', 5000);"
+			"INSERT INTO outbox VALUES(100, 'sale', 0, 1, 10, '{\"a\":100}');"
+			"INSERT INTO outbox VALUES(101, 'visit', 3, 2, 10, '{\"a\":101}');"
+			"INSERT INTO outbox VALUES(102, 'sale', 0, 3, 10, '{\"a\":102}');"
+			"INSERT INTO drops VALUES('visit', 7);"
+			"PRAGMA user_version = 1;",
+			NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(db);
+
+	s = open_ok(f->path, 0);
+	store_get_stats(s, &st);
+	assert_int_equal(st.depth, 3);
+	assert_int_equal(st.bytes, 30);
+	assert_int_equal(st.last_seq, 5000);
+	assert_int_equal(st.dropped, 7);
+	assert_int_equal(count_type(s, "sale", &q), 2);
+	assert_int_equal(q.v[0], 100);
+	assert_int_equal(q.v[1], 102);
+	assert_int_equal(count_type(s, "visit", &q), 1);
+	assert_int_equal(q.v[0], 101);
+	seq = append(s, "sale", 1, 100);
+	assert_int_equal(seq, 5001);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_delete_range(s, "visit", 100, 5001), 1);
+	assert_int_equal(store_delete_range(s, "sale", 100, 5001), 3);
+	assert_int_equal(store_commit(s), 0);
+	store_close(s);
+
+	s = open_ok(f->path, 0);
+	store_get_stats(s, &st);
+	assert_int_equal(st.depth, 0);
+	assert_int_equal(st.last_seq, 5001);
+	assert_int_equal(append(s, "alert", 2, 100), 5002);
+	assert_int_equal(store_commit(s), 0);
+	store_close(s);
+}
+
+/*
+ * Sales and the other classes interleaved: each type's scan sees exactly its
+ * own rows in seq order, and a delete range spanning the other type's rows
+ * removes only its own.
+ */
+static void test_interleaved_types(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = open_ok(f->path, 0);
+	int64_t sale[50], alert[50];
+	struct seqs q;
+
+	for (int i = 0; i < 50; i++) {
+		sale[i] = append(s, "sale", i, 80);
+		alert[i] = append(s, "alert", i, 80);
+	}
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(count_type(s, "alert", &q), 50);
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(q.v[i], alert[i]);
+	assert_int_equal(store_delete_range(s, "alert", sale[0], sale[49]), 49);
+	assert_int_equal(store_delete_range(s, "sale", alert[0], alert[9]), 9);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(count_type(s, "alert", &q), 1);
+	assert_int_equal(q.v[0], alert[49]);
+	assert_int_equal(count_type(s, "sale", &q), 41);
+	assert_int_equal(q.v[0], sale[0]);
+	assert_int_equal(q.v[1], sale[10]);
+	store_close(s);
+}
+
 static void test_fresh_seq_from_clock(void **state)
 {
 	struct fixture *f = *state;
@@ -964,6 +1060,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_rows_and_seq_grows, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fresh_seq_from_clock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_interleaved_types, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uncommitted_lost_on_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_keeps_committed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),

@@ -1,0 +1,514 @@
+/*
+ * inbox: HQ price batches and commands, validated, applied or scheduled in
+ * one transaction with their ack. See inbox.h.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "inbox.h"
+#include "log.h"
+#include "prices.h"
+#include "util.h"
+
+#define INBOX_TOPIC_MAX 256
+#define INBOX_RECHECK_MS 60000 /* re-arm the schedule timer at most this far ahead */
+#define ACK_MAX (256 * 1024)
+#define CHANGED_MAX ((size_t)PRICE_MAX_ITEMS * (PRICE_SKU_MAX + 1) * 2)
+
+enum topic_kind { T_OTHER, T_PRICES, T_CMD };
+
+struct inbox {
+	const struct config *conf;
+	struct loop *loop;
+	struct store *store;
+	struct pricebook *pb;
+	const struct inbox_host *host;
+	int timer;
+	struct inbox_stats st;
+	struct dynbuf ack; /* the ack being built */
+	struct dynbuf changed; /* SKUs changed by the open transaction, NUL-separated */
+	struct dynbuf due; /* payload of a scheduled batch being applied */
+	char t_prices[INBOX_TOPIC_MAX], t_fleet_prices[INBOX_TOPIC_MAX];
+	char t_cmd[INBOX_TOPIC_MAX], t_fleet_cmd[INBOX_TOPIC_MAX];
+};
+
+static void arm_timer(struct inbox *ib);
+
+static enum topic_kind classify(const struct inbox *ib, const char *topic, bool *fleet)
+{
+	*fleet = false;
+	if (!strcmp(topic, ib->t_prices))
+		return T_PRICES;
+	if (!strcmp(topic, ib->t_cmd))
+		return T_CMD;
+	*fleet = true;
+	if (!strcmp(topic, ib->t_fleet_prices))
+		return T_PRICES;
+	if (!strcmp(topic, ib->t_fleet_cmd))
+		return T_CMD;
+	return T_OTHER;
+}
+
+static void count_status(struct inbox *ib, const char *id, const char *status)
+{
+	if (!strcmp(status, "applied"))
+		ib->st.applied++;
+	else if (!strcmp(status, "scheduled"))
+		ib->st.scheduled++;
+	else if (!strcmp(status, "rejected"))
+		ib->st.rejected++;
+	else if (!strcmp(status, "duplicate"))
+		ib->st.duplicates++;
+	str_copy(ib->st.last_id, sizeof(ib->st.last_id), id);
+	str_copy(ib->st.last_status, sizeof(ib->st.last_status), status);
+	ib->st.last_ms = now_wall_ms();
+}
+
+/*
+ * Start an ack: {"store":..,"ref":..,"status":..,"ts":..  (the caller adds
+ * members, then ack_finish closes it).
+ */
+static int ack_begin(struct inbox *ib, const char *ref, const char *status)
+{
+	char ts[TS_BUFSZ];
+	int rc;
+
+	dynbuf_reset(&ib->ack);
+	ts_format(now_wall_ms(), ts);
+	rc = dynbuf_adds(&ib->ack, "{\"store\":");
+	if (!rc)
+		rc = dynbuf_add_json_str(&ib->ack, ib->conf->store_id);
+	if (!rc)
+		rc = dynbuf_adds(&ib->ack, ",\"ref\":");
+	if (!rc)
+		rc = dynbuf_add_json_str(&ib->ack, ref);
+	if (!rc)
+		rc = dynbuf_addf(&ib->ack, ",\"status\":\"%s\",\"ts\":\"%s\"", status, ts);
+	return rc;
+}
+
+/* Close the ack and append it to the outbox (in the open transaction). */
+static int ack_finish(struct inbox *ib, const char *errors_json)
+{
+	int rc = dynbuf_adds(&ib->ack, ",\"errors\":");
+
+	if (!rc)
+		rc = dynbuf_adds(&ib->ack, errors_json ? errors_json : "[]");
+	if (!rc)
+		rc = dynbuf_add(&ib->ack, "}", 1);
+	if (!rc)
+		rc = store_append(ib->store, "ack", ib->ack.buf, ib->ack.len, now_wall_ms(), NULL);
+	if (!rc)
+		ib->host->note(ib->host->arg, "ack");
+	return rc;
+}
+
+/* Commit; on success tell the host which SKUs changed. */
+static int commit(struct inbox *ib)
+{
+	int rc = ib->host->commit(ib->host->arg);
+
+	if (rc == 0 && ib->host->changed) {
+		for (size_t off = 0; off < ib->changed.len;) {
+			const char *sku = ib->changed.buf + off;
+
+			ib->host->changed(ib->host->arg, sku);
+			off += strlen(sku) + 1;
+		}
+	}
+	dynbuf_reset(&ib->changed);
+	return rc;
+}
+
+static void fail(struct inbox *ib, const char *id, int rc)
+{
+	store_rollback(ib->store);
+	dynbuf_reset(&ib->changed);
+	ib->st.failed++;
+	log_err("inbox: %s: could not be stored (%s); not acked, HQ will send it again", id,
+		strerror(-rc));
+}
+
+/* An ack on its own (rejected / duplicate): one small transaction. */
+static void ack_only(struct inbox *ib, const char *id, const char *status, const char *errors,
+		     const char *extra)
+{
+	int rc = store_begin(ib->store);
+
+	if (!rc)
+		rc = ack_begin(ib, id, status);
+	if (!rc && extra)
+		rc = dynbuf_adds(&ib->ack, extra);
+	if (!rc)
+		rc = ack_finish(ib, errors);
+	if (!rc)
+		rc = commit(ib);
+	if (rc) {
+		fail(ib, id, rc);
+		return;
+	}
+	count_status(ib, id, status);
+}
+
+static void on_changed(void *arg, const char *sku)
+{
+	struct inbox *ib = arg;
+
+	/* Bounded by the largest batch; past it the reconciler rescans anyway. */
+	dynbuf_add(&ib->changed, sku, strlen(sku) + 1);
+}
+
+/* Apply a validated batch, record its id and ack it: the caller commits. */
+static int apply_batch(struct inbox *ib, const struct price_batch *b, bool already_recorded)
+{
+	struct pricebook_result r;
+	int rc;
+
+	pricebook_result_init(&r);
+	rc = pricebook_apply(ib->pb, b, false, &r, on_changed, ib);
+	if (!rc)
+		rc = pricebook_record(ib->pb, b->id, "prices", "applied");
+	if (!rc)
+		rc = ack_begin(ib, b->id, "applied");
+	if (!rc)
+		rc = dynbuf_addf(&ib->ack,
+				 ",\"applied\":%zu,\"removed\":%zu,\"superseded_count\":%zu",
+				 r.applied, r.removed, r.superseded);
+	if (!rc && r.superseded) {
+		rc = dynbuf_adds(&ib->ack, ",\"superseded\":[");
+		if (!rc)
+			rc = dynbuf_add(&ib->ack, r.superseded_skus.buf, r.superseded_skus.len);
+		if (!rc)
+			rc = dynbuf_add(&ib->ack, "]", 1);
+	}
+	if (!rc && b->effective_at_ms) {
+		char ts[TS_BUFSZ];
+
+		ts_format(b->effective_at_ms, ts);
+		rc = dynbuf_addf(&ib->ack, ",\"effective_at\":\"%s\"", ts);
+	}
+	if (!rc)
+		rc = ack_finish(ib, NULL);
+	if (!rc)
+		log_info("prices: batch %s applied: %zu set, %zu removed, %zu superseded by newer "
+			 "batches%s",
+			 b->id, r.applied, r.removed, r.superseded,
+			 already_recorded ? " (scheduled)" : "");
+	pricebook_result_free(&r);
+	return rc;
+}
+
+static bool names_us(const struct inbox *ib, const struct price_batch *b)
+{
+	if (!b->has_stores)
+		return true;
+	for (size_t i = 0; i < b->n_stores; i++) {
+		if (!strcmp(b->stores[i], ib->conf->store_id))
+			return true;
+	}
+	return false;
+}
+
+static void on_prices(struct inbox *ib, const char *payload, size_t len, bool fleet)
+{
+	struct price_batch b = {0};
+	struct price_errors *errs;
+	struct dynbuf ej;
+	char seen[16];
+	int rc;
+
+	errs = malloc(sizeof(*errs));
+	if (!errs) {
+		log_err("inbox: out of memory for a price batch");
+		ib->st.failed++;
+		return;
+	}
+	rc = price_batch_parse(payload, len, &b, errs);
+	if (rc == 0 && fleet && !names_us(ib, &b)) {
+		log_debug("prices: fleet batch %s is for other stores", b.id);
+		ib->st.ignored++;
+		goto out;
+	}
+	if (b.id[0]) {
+		rc = pricebook_seen(ib->pb, b.id, seen, sizeof(seen));
+		if (rc == 1) {
+			char extra[64];
+
+			snprintf(extra, sizeof(extra), ",\"original\":\"%s\"", seen);
+			log_info("prices: batch %s again: duplicate (was %s)", b.id, seen);
+			ack_only(ib, b.id, "duplicate", NULL, extra);
+			goto out;
+		}
+		if (rc < 0) {
+			fail(ib, b.id, rc);
+			goto out;
+		}
+	}
+	if (errs->total) {
+		dynbuf_init(&ej, ACK_MAX / 2);
+		if (price_errors_json(errs, &ej) < 0)
+			dynbuf_adds(&ej, "[{\"at\":\"\",\"error\":\"too many errors to list\"}]");
+		log_warn("prices: batch %s rejected: %zu error%s, first: %s: %s",
+			 b.id[0] ? b.id : "(no id)", errs->total, errs->total == 1 ? "" : "s",
+			 errs->e[0].at[0] ? errs->e[0].at : "(payload)", errs->e[0].error);
+		ack_only(ib, b.id, "rejected", ej.buf, NULL);
+		dynbuf_free(&ej);
+		goto out;
+	}
+	if (b.has_snapshot) {
+		/* Downloads are not built yet: say so rather than pretend. */
+		dynbuf_init(&ej, 1024);
+		dynbuf_adds(&ej, "[{\"at\":\"snapshot\",\"error\":\"snapshot batches are not "
+				 "supported by this gateway version\"}]");
+		ack_only(ib, b.id, "rejected", ej.buf, NULL);
+		dynbuf_free(&ej);
+		goto out;
+	}
+
+	/* Valid and new: one transaction with the ack, after the pending events. */
+	rc = ib->host->commit(ib->host->arg);
+	if (!rc)
+		rc = store_begin(ib->store);
+	if (!rc && b.effective_at_ms > now_wall_ms()) {
+		char ts[TS_BUFSZ];
+
+		ts_format(b.effective_at_ms, ts);
+		rc = pricebook_schedule(ib->pb, b.id, b.effective_at_ms, b.issued_at_ms, fleet,
+					payload, len);
+		if (!rc)
+			rc = pricebook_record(ib->pb, b.id, "prices", "scheduled");
+		if (!rc)
+			rc = ack_begin(ib, b.id, "scheduled");
+		if (!rc)
+			rc = dynbuf_addf(&ib->ack, ",\"effective_at\":\"%s\",\"items\":%zu", ts,
+					 b.n_items);
+		if (!rc)
+			rc = ack_finish(ib, NULL);
+		if (!rc)
+			rc = commit(ib);
+		if (rc) {
+			fail(ib, b.id, rc);
+			goto out;
+		}
+		log_info("prices: batch %s scheduled for %s (%zu items)", b.id, ts, b.n_items);
+		count_status(ib, b.id, "scheduled");
+		arm_timer(ib);
+		goto out;
+	}
+	if (!rc)
+		rc = apply_batch(ib, &b, false);
+	if (!rc)
+		rc = commit(ib);
+	if (rc) {
+		fail(ib, b.id, rc);
+		goto out;
+	}
+	count_status(ib, b.id, "applied");
+out:
+	price_batch_free(&b);
+	free(errs);
+}
+
+/* One-error "errors" array text, for the small validators here. Caller frees. */
+static char *one_error(const char *at, const char *msg)
+{
+	cJSON *arr = cJSON_CreateArray(), *e = cJSON_CreateObject();
+	char *out;
+
+	cJSON_AddStringToObject(e, "at", at);
+	cJSON_AddStringToObject(e, "error", msg);
+	cJSON_AddItemToArray(arr, e);
+	out = cJSON_PrintUnformatted(arr);
+	cJSON_Delete(arr);
+	return out;
+}
+
+/* Commands: {"id","issued_at","action",...}. No action is implemented yet. */
+static void on_cmd(struct inbox *ib, const char *payload, size_t len)
+{
+	cJSON *root = cJSON_ParseWithLength(payload, len);
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
+	const cJSON *action = cJSON_GetObjectItemCaseSensitive(root, "action");
+	const char *ref = "";
+	char seen[16], *errors;
+
+	if (cJSON_IsString(id) && id->valuestring[0] && strlen(id->valuestring) <= PRICE_ID_MAX)
+		ref = id->valuestring;
+	if (!cJSON_IsObject(root)) {
+		errors = one_error("", "not a JSON object");
+	} else if (!ref[0]) {
+		errors = one_error("id", "required: a string of 1..128 bytes");
+	} else if (pricebook_seen(ib->pb, ref, seen, sizeof(seen)) == 1) {
+		char extra[64];
+
+		snprintf(extra, sizeof(extra), ",\"original\":\"%s\"", seen);
+		ack_only(ib, ref, "duplicate", NULL, extra);
+		cJSON_Delete(root);
+		return;
+	} else if (!cJSON_IsString(action)) {
+		errors = one_error("action", "required: a string");
+	} else {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "unknown action \"%.64s\"", action->valuestring);
+		errors = one_error("action", msg);
+	}
+	log_warn("cmd: %s rejected: %s", ref[0] ? ref : "(no id)", errors ? errors : "?");
+	ack_only(ib, ref, "rejected", errors ? errors : "[]", NULL);
+	free(errors);
+	cJSON_Delete(root);
+}
+
+void inbox_message(struct inbox *ib, const char *topic, const void *payload, size_t len)
+{
+	bool fleet;
+
+	ib->st.received++;
+	switch (classify(ib, topic, &fleet)) {
+	case T_PRICES:
+		on_prices(ib, payload, len, fleet);
+		break;
+	case T_CMD:
+		on_cmd(ib, payload, len);
+		break;
+	default:
+		log_debug("inbox: ignoring a message on %s", topic);
+		ib->st.ignored++;
+		break;
+	}
+}
+
+void inbox_run_due(struct inbox *ib)
+{
+	char id[PRICE_ID_MAX + 1];
+	struct price_errors *errs = NULL;
+	bool fleet;
+	int rc;
+
+	for (;;) {
+		struct price_batch b = {0};
+
+		rc = pricebook_take_due(ib->pb, now_wall_ms(), &ib->due, id, sizeof(id), &fleet);
+		if (rc <= 0)
+			break;
+		if (!errs)
+			errs = malloc(sizeof(*errs));
+		if (!errs)
+			break;
+		rc = price_batch_parse(ib->due.buf, ib->due.len, &b, errs);
+		if (!rc)
+			rc = ib->host->commit(ib->host->arg);
+		if (!rc)
+			rc = store_begin(ib->store);
+		if (!rc)
+			rc = apply_batch(ib, &b, true);
+		if (!rc)
+			rc = pricebook_unschedule(ib->pb, id);
+		if (!rc)
+			rc = commit(ib);
+		if (rc == -EINVAL) {
+			/* It was valid when it came: only a newer shelfd could see it so. */
+			log_err("prices: scheduled batch %s no longer parses; dropping it", id);
+			store_begin(ib->store);
+			pricebook_unschedule(ib->pb, id);
+			commit(ib);
+		} else if (rc) {
+			fail(ib, id, rc);
+			price_batch_free(&b);
+			break; /* retried by the timer */
+		} else {
+			count_status(ib, id, "applied");
+		}
+		price_batch_free(&b);
+	}
+	free(errs);
+	arm_timer(ib);
+}
+
+static void due_timer(struct loop *l, void *arg)
+{
+	struct inbox *ib = arg;
+
+	ib->timer = 0;
+	inbox_run_due(ib);
+}
+
+static void arm_timer(struct inbox *ib)
+{
+	int64_t when, delay;
+	int rc;
+
+	loop_timer_del(ib->loop, ib->timer);
+	ib->timer = 0;
+	rc = pricebook_next_due(ib->pb, &when);
+	if (rc < 0) {
+		delay = INBOX_RECHECK_MS; /* try again later */
+	} else if (rc == 0) {
+		return;
+	} else {
+		delay = when - now_wall_ms();
+		if (delay < 0)
+			delay = 0;
+		if (delay > INBOX_RECHECK_MS)
+			delay = INBOX_RECHECK_MS;
+	}
+	ib->timer = loop_timer_add(ib->loop, delay, due_timer, ib);
+}
+
+static int topic(char *buf, const char *prefix, const char *who, const char *what)
+{
+	int n = snprintf(buf, INBOX_TOPIC_MAX, "%s/%s/%s", prefix, who, what);
+
+	return (n < 0 || n >= INBOX_TOPIC_MAX) ? -EINVAL : 0;
+}
+
+int inbox_new(const struct config *conf, struct loop *loop, struct store *store,
+	      struct pricebook *pb, const struct inbox_host *host, struct inbox **out)
+{
+	struct inbox *ib = calloc(1, sizeof(*ib));
+	const char *p = conf->hq.topic_prefix;
+
+	*out = NULL;
+	if (!ib)
+		return -ENOMEM;
+	if (topic(ib->t_prices, p, conf->store_id, "prices") ||
+	    topic(ib->t_fleet_prices, p, "fleet", "prices") ||
+	    topic(ib->t_cmd, p, conf->store_id, "cmd") ||
+	    topic(ib->t_fleet_cmd, p, "fleet", "cmd")) {
+		free(ib);
+		return -EINVAL;
+	}
+	ib->conf = conf;
+	ib->loop = loop;
+	ib->store = store;
+	ib->pb = pb;
+	ib->host = host;
+	dynbuf_init(&ib->ack, ACK_MAX);
+	dynbuf_init(&ib->changed, CHANGED_MAX);
+	dynbuf_init(&ib->due, PRICE_BATCH_MAX);
+	/* Batches that fell due while we were down are applied right away. */
+	ib->timer = loop_timer_add(loop, 0, due_timer, ib);
+	*out = ib;
+	return 0;
+}
+
+void inbox_free(struct inbox *ib)
+{
+	if (!ib)
+		return;
+	loop_timer_del(ib->loop, ib->timer);
+	dynbuf_free(&ib->ack);
+	dynbuf_free(&ib->changed);
+	dynbuf_free(&ib->due);
+	free(ib);
+}
+
+void inbox_get_stats(const struct inbox *ib, struct inbox_stats *st)
+{
+	*st = ib->st;
+}
