@@ -16,7 +16,7 @@ HQ_OBJS := agent/shelfhq.o agent/prices.o agent/jscan.o agent/json.o agent/util.
 UNIT_TESTS := test_util test_linebuf test_pos test_config test_store test_batch test_loop test_json
 test_util_OBJS := $(UTIL_OBJS)
 test_linebuf_OBJS := drivers/linebuf.o drivers/serial.o $(UTIL_OBJS)
-test_pos_OBJS := drivers/pos.o $(UTIL_OBJS)
+test_pos_OBJS := drivers/pos.o agent/jscan.o $(UTIL_OBJS)
 test_config_OBJS := agent/config.o drivers/serial.o $(UTIL_OBJS)
 test_store_OBJS := agent/store.o $(UTIL_OBJS)
 test_batch_OBJS := agent/batch.o agent/store.o $(UTIL_OBJS)
@@ -58,7 +58,7 @@ $(UNIT_BINS): $(B)/tests/%: $(B)/tests/unit/%.o $$(addprefix $(B)/,$$($$*_OBJS))
 # A plain driver for the POS parser fuzz target: replays files or random input
 # (libFuzzer builds use tests/fuzz/README.md).
 $(FUZZ_POS): $(B)/tests/fuzz/fuzz_pos.o $(B)/tests/fuzz/fuzz_main.o \
-		$(addprefix $(B)/,drivers/pos.o $(UTIL_OBJS))
+		$(addprefix $(B)/,drivers/pos.o agent/jscan.o $(UTIL_OBJS))
 	$(CC) $(LDFLAGS) -o $@ $^ -lcjson
 
 unit: $(UNIT_BINS)

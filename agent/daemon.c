@@ -59,31 +59,38 @@ void shelfd_note_type(struct shelfd *d, const char *type)
 		hqlink_note_type(d->hq, type);
 }
 
-static void remember(struct shelfd *d, int64_t seq, int64_t ts_ms, const char *type,
-		     const char *source, const cJSON *body)
+/* Keep the few fields `shelfctl events` shows; formatted only when asked. */
+static void remember_fields(struct shelfd *d, int64_t seq, int64_t ts_ms, const char *type,
+			    const char *source, const char *what, const char *ref, int64_t total)
 {
 	struct recent_event *r = &d->recent[d->recent_head];
-	bool sale = !strcmp(type, "sale");
 
-	/* Runs for every sale: copy the few fields; format only in `events`. */
 	r->seq = seq;
 	r->ts_ms = ts_ms;
 	str_copy(r->type, sizeof(r->type), type);
 	str_copy(r->source, sizeof(r->source), source);
-	r->total = 0;
-	if (sale)
-		json_get_int(body, "total", &r->total);
-	str_copy(r->what, sizeof(r->what),
-		 cJSON_GetStringValue(
-			 cJSON_GetObjectItemCaseSensitive(body, sale ? "kind" : "alert"))
-			 ?: "?");
-	str_copy(r->ref, sizeof(r->ref),
-		 cJSON_GetStringValue(
-			 cJSON_GetObjectItemCaseSensitive(body, sale ? "receipt" : "device"))
-			 ?: (sale ? "?" : ""));
+	str_copy(r->what, sizeof(r->what), what);
+	str_copy(r->ref, sizeof(r->ref), ref);
+	r->total = total;
 	d->recent_head = (d->recent_head + 1) % RECENT_MAX;
 	if (d->recent_n < RECENT_MAX)
 		d->recent_n++;
+}
+
+static void remember(struct shelfd *d, int64_t seq, int64_t ts_ms, const char *type,
+		     const char *source, const cJSON *body)
+{
+	bool sale = !strcmp(type, "sale");
+	const char *what = cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(body, sale ? "kind" : "alert"));
+	const char *ref = cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(body, sale ? "receipt" : "device"));
+	int64_t total = 0;
+
+	if (sale)
+		json_get_int(body, "total", &total);
+	remember_fields(d, seq, ts_ms, type, source, what ? what : "?",
+			ref ? ref : (sale ? "?" : ""), total);
 }
 
 /*
@@ -140,6 +147,55 @@ int shelfd_emit(struct shelfd *d, const char *source, const char *type, cJSON *b
 static int host_emit(void *arg, struct device *dev, const char *type, cJSON *body, int64_t ts_ms)
 {
 	return shelfd_emit(arg, dev->conf->name, type, body, ts_ms);
+}
+
+/* The hot path for sales: the body members arrive as text (pos.c wrote them). */
+static int host_emit_text(void *arg, struct device *dev, const char *type, const char *members,
+			  size_t len, int64_t ts_ms, const char *what, const char *ref,
+			  int64_t total)
+{
+	struct shelfd *d = arg;
+	struct dynbuf *b = &d->evbuf;
+	const char *source = dev->conf->name;
+	char ts[TS_BUFSZ];
+	int64_t seq;
+	int rc;
+
+	if (!ts_ms)
+		ts_ms = now_wall_ms();
+	ts_format(ts_ms, ts);
+	dynbuf_reset(b);
+	rc = dynbuf_adds(b, "{\"ts\":\"");
+	if (!rc)
+		rc = dynbuf_adds(b, ts);
+	if (!rc)
+		rc = dynbuf_adds(b, "\",\"type\":");
+	if (!rc)
+		rc = dynbuf_add_json_str(b, type);
+	if (!rc)
+		rc = dynbuf_adds(b, ",\"source\":");
+	if (!rc)
+		rc = dynbuf_add_json_str(b, source);
+	if (!rc && len)
+		rc = dynbuf_add(b, ",", 1);
+	if (!rc)
+		rc = dynbuf_add(b, members, len);
+	if (!rc)
+		rc = dynbuf_add(b, "}", 1);
+	if (rc < 0) {
+		log_warn("event from %s dropped: too large (%s)", source, strerror(-rc));
+		d->events_lost++;
+		return rc;
+	}
+	rc = store_append(d->store, type, b->buf, b->len, ts_ms, &seq);
+	if (rc < 0) {
+		d->events_lost++;
+		return rc;
+	}
+	d->n_uncommitted++;
+	shelfd_note_type(d, type);
+	remember_fields(d, seq, ts_ms, type, source, what, ref, total);
+	return 0;
 }
 
 /* Once per loop turn, before sleeping: commit, then publish. */
@@ -560,6 +616,7 @@ int shelfd_init(struct shelfd *d, const char *config_path, struct config *conf)
 	}
 	d->host.loop = d->loop;
 	d->host.emit = host_emit;
+	d->host.emit_text = host_emit_text;
 	d->host.arg = d;
 	for (size_t i = 0; i < conf->n_devices; i++) {
 		struct device *dev = &d->devices[i];

@@ -30,6 +30,15 @@ struct device_host {
 	 * event was not recorded; the driver counts it).
 	 */
 	int (*emit)(void *arg, struct device *d, const char *type, cJSON *body, int64_t ts_ms);
+	/*
+	 * The same for a body already written as JSON text: @members are the
+	 * members without braces ("kind":"sale",...), @len bytes; @what, @ref and
+	 * @total summarize it for `shelfctl events` (sale: kind, receipt, total).
+	 * This is the hot path (every sale): no tree is built.
+	 */
+	int (*emit_text)(void *arg, struct device *d, const char *type, const char *members,
+			 size_t len, int64_t ts_ms, const char *what, const char *ref,
+			 int64_t total);
 	void *arg;
 };
 

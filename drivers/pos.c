@@ -3,21 +3,50 @@
  * output record.
  *
  * Checks run from the cheapest and most basic to the most specific: size,
- * NUL bytes, UTF-8, JSON syntax, then each field in document order of the
- * spec (type, receipt, till, ts, lines[i].{sku,qty,unit_price,amount}, total,
- * member). The first error found is reported.
+ * NUL bytes, UTF-8, JSON syntax (one pass of the jscan pull scanner over the
+ * top-level object, noting where each known member is), then each field in
+ * the order of the spec (type, receipt, till, ts, lines[i].{sku,qty,
+ * unit_price,amount}, total, member). The first error found is reported.
+ *
+ * This runs for every sale, so it builds no tree and allocates nothing: the
+ * record is written straight into the caller's buffer while the line is
+ * validated, and rolled back if a later field turns out to be wrong.
  */
-#include <math.h> /* isfinite() only: a builtin, no libm */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "jscan.h"
 #include "pos.h"
 #include "util.h"
 
 #define POS_QUOTE_MAX 40 /* bytes of a bad value echoed back in a message */
+#define NUM_TEXT_MAX 512 /* longest number literal judged as a double */
+
+enum { F_TYPE, F_RECEIPT, F_TILL, F_TS, F_LINES, F_TOTAL, F_MEMBER, F_N };
+static const char *const top_keys[F_N] = {"type",  "receipt", "till",  "ts",
+					  "lines", "total",   "member"};
+enum { L_SKU, L_QTY, L_PRICE, L_AMOUNT, L_N };
+static const char *const line_keys[L_N] = {"sku", "qty", "unit_price", "amount"};
+
+/* A member of an object as the first pass saw it. */
+struct field {
+	struct jscan_tok v; /* its value (type JSCAN_NULL counts as absent) */
+	bool present;
+	bool dup; /* given twice */
+};
+
+struct parse {
+	const char *p; /* the JSON text (after a byte order mark) */
+	size_t n;
+	size_t skip; /* bytes skipped before p (the BOM), for offsets in messages */
+	struct dynbuf *out;
+	struct pos_err *err;
+	long idx; /* lines[idx] being checked, -1 for the top level */
+};
 
 static void pos_fail(struct pos_err *err, const char *at, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -33,23 +62,25 @@ static void pos_fail(struct pos_err *err, const char *at, const char *fmt, ...)
 }
 
 /*
- * Fail at field @key of lines[@idx] (@idx >= 0) or of the top level (@idx < 0).
- * The path is only built on failure: the success path does no formatting.
+ * Fail at field @key of lines[ps->idx] (idx >= 0) or of the top level. The
+ * path is only built on failure: the success path does no formatting.
  */
-static void fail_at(struct pos_err *err, long idx, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+static int fail_at(struct parse *ps, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
-static void fail_at(struct pos_err *err, long idx, const char *key, const char *fmt, ...)
+static int fail_at(struct parse *ps, const char *key, const char *fmt, ...)
 {
+	struct pos_err *err = ps->err;
 	va_list ap;
 
-	if (idx < 0)
+	if (ps->idx < 0)
 		str_copy(err->at, sizeof(err->at), key);
 	else
-		snprintf(err->at, sizeof(err->at), "lines[%ld].%s", idx, key);
+		snprintf(err->at, sizeof(err->at), "lines[%ld].%s", ps->idx, key);
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	return -EINVAL;
 }
 
 /*
@@ -107,10 +138,8 @@ static bool json_space(char c)
 }
 
 /*
- * cJSON turns the escape \u0000 into a NUL that silently truncates the
- * string. Find one by scanning the (already valid) JSON text: outside strings
- * a '"' opens one; inside, '\\' escapes the next byte and '"' closes it.
- * Returns the offset of the backslash or @len.
+ * Offset of the backslash of the first escaped NUL (\u0000) in a string of
+ * the (already valid) JSON text, or @len.
  */
 static size_t escaped_nul_offset(const char *s, size_t len)
 {
@@ -132,336 +161,437 @@ static size_t escaped_nul_offset(const char *s, size_t len)
 	return len;
 }
 
-/*
- * The member @key of @obj in *@item (NULL when absent; JSON null counts as
- * absent). A key given twice is an error: which one the POS meant is unknown.
- */
-static int member(const cJSON *obj, const char *key, long idx, const cJSON **item,
-		  struct pos_err *err)
+/* Index of key token @k in @keys, or -1. Keys are plain ASCII. */
+static int key_index(const struct jscan_tok *k, const char *const *keys, int n)
 {
-	const cJSON *found = NULL;
-	const cJSON *c;
-
-	cJSON_ArrayForEach(c, obj)
-	{
-		if (!c->string || strcmp(c->string, key) != 0)
-			continue;
-		if (found) {
-			fail_at(err, idx, key, "duplicate key");
-			return -1;
-		}
-		found = c;
+	for (int i = 0; i < n; i++) {
+		if (jscan_str_eq(k, keys[i], strlen(keys[i])))
+			return i;
 	}
-	*item = cJSON_IsNull(found) ? NULL : found;
-	return 0;
+	return -1;
+}
+
+/*
+ * One pass over the members of the object whose '{' was just read: note the
+ * known ones in @f (value tokens; containers are skipped after noting where
+ * they start), skip the rest. Returns 0 or -EINVAL on a syntax error.
+ */
+static int scan_members(struct jscan *s, const char *const *keys, int nkeys, struct field *f)
+{
+	struct jscan_tok k, v;
+
+	for (;;) {
+		int i;
+
+		if (jscan_next(s, &k) == JSCAN_OBJECT_END)
+			return 0;
+		if (k.type != JSCAN_KEY || jscan_next(s, &v) == JSCAN_ERROR)
+			return -EINVAL;
+		i = key_index(&k, keys, nkeys);
+		if (i >= 0) {
+			f[i].dup = f[i].present;
+			if (!f[i].dup) {
+				f[i].present = true;
+				f[i].v = v;
+			}
+		}
+		if (jscan_skip(s, &v) < 0)
+			return -EINVAL;
+	}
+}
+
+static int out_add(struct parse *ps, const char *s, size_t n)
+{
+	int rc = dynbuf_add(ps->out, s, n);
+
+	if (rc < 0)
+		pos_fail(ps->err, "", "record too large to store");
+	return rc;
+}
+
+static int out_int(struct parse *ps, int64_t v)
+{
+	char buf[24], *e = buf + sizeof(buf), *q = e;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	do {
+		*--q = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--q = '-';
+	return out_add(ps, q, (size_t)(e - q));
 }
 
 /*
  * A string field: non-empty, at most POS_STR_MAX bytes, no control
- * characters. *@out is NULL when an optional field is absent.
+ * characters. The decoded text goes to @buf (POS_STR_MAX + 1 bytes);
+ * *@present is false when an optional field is absent.
  */
-static int get_str(const cJSON *obj, const char *key, long idx, bool required, const char **out,
-		   struct pos_err *err)
+static int get_str(struct parse *ps, const struct field *f, const char *key, bool required,
+		   char *buf, bool *present)
 {
-	const cJSON *it;
-	size_t n;
+	const struct jscan_tok *t = &f->v;
 
-	*out = NULL;
-	if (member(obj, key, idx, &it, err) < 0)
-		return -1;
-	if (!it) {
+	*present = false;
+	buf[0] = '\0';
+	if (f->dup)
+		return fail_at(ps, key, "duplicate key");
+	if (!f->present || t->type == JSCAN_NULL) {
 		if (!required)
 			return 0;
-		fail_at(err, idx, key, "missing field");
-		return -1;
+		return fail_at(ps, key, "missing field");
 	}
-	if (!cJSON_IsString(it) || !it->valuestring) {
-		fail_at(err, idx, key, "must be a string");
-		return -1;
-	}
-	n = strlen(it->valuestring);
-	if (n == 0) {
-		fail_at(err, idx, key, "must not be empty");
-		return -1;
-	}
-	if (n > POS_STR_MAX) {
-		fail_at(err, idx, key, "is %zu bytes, over the %d-byte limit", n, POS_STR_MAX);
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)it->valuestring[i];
+	if (t->type != JSCAN_STRING)
+		return fail_at(ps, key, "must be a string");
+	if (t->dlen == 0)
+		return fail_at(ps, key, "must not be empty");
+	if (t->dlen > POS_STR_MAX)
+		return fail_at(ps, key, "is %zu bytes, over the %d-byte limit", t->dlen,
+			       POS_STR_MAX);
+	jscan_str_decode(t, buf, POS_STR_MAX + 1);
+	for (size_t i = 0; i < t->dlen; i++) {
+		unsigned char c = (unsigned char)buf[i];
 
-		if (c < 0x20 || c == 0x7f) {
-			fail_at(err, idx, key, "must not contain control characters");
-			return -1;
-		}
+		if (c < 0x20 || c == 0x7f)
+			return fail_at(ps, key, "must not contain control characters");
 	}
-	*out = it->valuestring;
+	*present = true;
 	return 0;
+}
+
+/* Append "key":"value" for a string checked by get_str (escaped only if needed). */
+static int out_str(struct parse *ps, const char *member, const struct jscan_tok *t,
+		   const char *decoded)
+{
+	int rc = out_add(ps, member, strlen(member));
+
+	if (rc)
+		return rc;
+	if (!(t->flags & JSCAN_F_ESCAPED)) {
+		/* No escapes and no control characters: the raw text is valid JSON as is. */
+		rc = out_add(ps, "\"", 1);
+		if (!rc)
+			rc = out_add(ps, t->p, t->len);
+		return rc ? rc : out_add(ps, "\"", 1);
+	}
+	rc = dynbuf_add_json_str(ps->out, decoded);
+	if (rc < 0)
+		pos_fail(ps->err, "", "record too large to store");
+	return rc;
+}
+
+static const char *kind_name(enum jscan_type t)
+{
+	switch (t) {
+	case JSCAN_STRING:
+		return "a string";
+	case JSCAN_TRUE:
+	case JSCAN_FALSE:
+		return "a boolean";
+	case JSCAN_ARRAY:
+		return "an array";
+	case JSCAN_OBJECT:
+		return "an object";
+	default:
+		return "something else";
+	}
 }
 
 enum int_kind { INT_MONEY, INT_QTY };
 
 /*
  * An integer field within +-POS_MONEY_MAX (qty also != 0). The value is
- * judged as the double cJSON parsed: 1290.0 and 1.29e3 are 1290.
+ * judged as the double the literal denotes: 1290.0 and 1.29e3 are 1290.
  * *@present tells whether an optional field was there.
  */
-static int get_int(const cJSON *obj, const char *key, long idx, bool required, enum int_kind kind,
-		   bool *present, int64_t *out, struct pos_err *err)
+static int get_int(struct parse *ps, const struct field *f, const char *key, bool required,
+		   enum int_kind kind, bool *present, int64_t *out)
 {
-	const cJSON *it;
-	char num[32];
+	const struct jscan_tok *t = &f->v;
+	char num[32], text[NUM_TEXT_MAX];
 	double v;
 
 	*present = false;
 	*out = 0;
-	if (member(obj, key, idx, &it, err) < 0)
-		return -1;
-	if (!it) {
+	if (f->dup)
+		return fail_at(ps, key, "duplicate key");
+	if (!f->present || t->type == JSCAN_NULL) {
 		if (!required)
 			return 0;
-		fail_at(err, idx, key, "missing field");
-		return -1;
+		return fail_at(ps, key, "missing field");
 	}
-	if (!cJSON_IsNumber(it)) {
-		fail_at(err, idx, key, "must be a number, got %s",
-			cJSON_IsString(it)   ? "a string"
-			: cJSON_IsBool(it)   ? "a boolean"
-			: cJSON_IsArray(it)  ? "an array"
-			: cJSON_IsObject(it) ? "an object"
-					     : "something else");
-		return -1;
+	if (t->type != JSCAN_NUMBER)
+		return fail_at(ps, key, "must be a number, got %s", kind_name(t->type));
+	/* The common case: a plain integer literal, exact without a double. */
+	if (!(t->flags & (JSCAN_F_FRAC | JSCAN_F_EXP)) && t->len <= 15 &&
+	    jscan_int64(t, out) == 0) {
+		v = (double)*out;
+	} else {
+		if (t->len >= sizeof(text))
+			return fail_at(ps, key,
+				       "out of range (at most +-%lld), got a %zu-digit number",
+				       POS_MONEY_MAX, t->len);
+		memcpy(text, t->p, t->len);
+		text[t->len] = '\0';
+		v = strtod(text, NULL);
 	}
-	v = it->valuedouble;
 	/* Written so that inf and NaN fail too. */
-	if (!(v >= -(double)POS_MONEY_MAX && v <= (double)POS_MONEY_MAX)) {
-		fail_at(err, idx, key, "out of range (at most +-%lld), got %s", POS_MONEY_MAX,
-			isfinite(v) ? num_str(num, v) : "a number too large to represent");
-		return -1;
-	}
+	if (!(v >= -(double)POS_MONEY_MAX && v <= (double)POS_MONEY_MAX))
+		return fail_at(ps, key, "out of range (at most +-%lld), got %s", POS_MONEY_MAX,
+			       v - v == 0 ? num_str(num, v) : "a number too large to represent");
 	/* |v| <= 10^12 < 2^53: the cast is exact for integers, and defined. */
-	if ((double)(int64_t)v != v) {
-		fail_at(err, idx, key, "must be an integer%s, got %s",
-			kind == INT_MONEY ? " number of minor units" : "", num_str(num, v));
-		return -1;
-	}
+	if ((double)(int64_t)v != v)
+		return fail_at(ps, key, "must be an integer%s, got %s",
+			       kind == INT_MONEY ? " number of minor units" : "", num_str(num, v));
 	*out = (int64_t)v;
-	if (kind == INT_QTY && *out == 0) {
-		fail_at(err, idx, key, "must not be 0");
-		return -1;
-	}
+	if (kind == INT_QTY && *out == 0)
+		return fail_at(ps, key, "must not be 0");
 	*present = true;
 	return 0;
 }
 
-/* Build one output line from input lines[@i]; appends it to @arr. */
-static int parse_sale_line(const cJSON *in, size_t i, cJSON *arr, struct pos_err *err)
+/* Check lines[@i] (its '{' or other first token is @t) and append its record. */
+static int parse_sale_line(struct parse *ps, struct jscan *s, const struct jscan_tok *t, size_t i)
 {
-	char prefix[24];
+	struct field f[L_N];
+	char sku[POS_STR_MAX + 1], prefix[24];
 	int64_t qty, price, amount;
-	const char *sku;
 	bool present;
-	cJSON *o;
+	int rc;
 
-	if (!cJSON_IsObject(in)) {
+	ps->idx = (long)i;
+	if (t->type != JSCAN_OBJECT) {
 		snprintf(prefix, sizeof(prefix), "lines[%zu]", i);
-		pos_fail(err, prefix, "must be an object");
-		return -1;
+		pos_fail(ps->err, prefix, "must be an object");
+		return -EINVAL;
 	}
-	if (get_str(in, "sku", (long)i, true, &sku, err) < 0)
-		return -1;
-	if (get_int(in, "qty", (long)i, true, INT_QTY, &present, &qty, err) < 0)
-		return -1;
-	if (get_int(in, "unit_price", (long)i, true, INT_MONEY, &present, &price, err) < 0)
-		return -1;
-	if (get_int(in, "amount", (long)i, false, INT_MONEY, &present, &amount, err) < 0)
-		return -1;
+	memset(f, 0, sizeof(f));
+	if (scan_members(s, line_keys, L_N, f) < 0)
+		return -EINVAL; /* ALWAYS: the first pass checked the syntax */
+	if ((rc = get_str(ps, &f[L_SKU], "sku", true, sku, &present)) ||
+	    (rc = get_int(ps, &f[L_QTY], "qty", true, INT_QTY, &present, &qty)) ||
+	    (rc = get_int(ps, &f[L_PRICE], "unit_price", true, INT_MONEY, &present, &price)) ||
+	    (rc = get_int(ps, &f[L_AMOUNT], "amount", false, INT_MONEY, &present, &amount)))
+		return rc;
 	if (!present) {
 		/* Each factor is within 10^12: the product may need 80 bits. */
 		if (__builtin_mul_overflow(qty, price, &amount) || amount > POS_MONEY_MAX ||
 		    amount < -POS_MONEY_MAX) {
 			snprintf(prefix, sizeof(prefix), "lines[%zu]", i);
-			pos_fail(err, prefix,
+			pos_fail(ps->err, prefix,
 				 "amount (qty * unit_price) is out of range (at most +-%lld)",
 				 POS_MONEY_MAX);
-			return -1;
+			return -EINVAL;
 		}
 	}
-
-	o = cJSON_CreateObject();
-	if (!o)
-		goto err_oom;
-	cJSON_AddItemToArray(arr, o);
-	if (!cJSON_AddStringToObject(o, "sku", sku) ||
-	    !cJSON_AddNumberToObject(o, "qty", (double)qty) ||
-	    !cJSON_AddNumberToObject(o, "unit_price", (double)price) ||
-	    !cJSON_AddNumberToObject(o, "amount", (double)amount))
-		goto err_oom;
+	if ((rc = out_add(ps, i ? ",{" : "{", i ? 2 : 1)) ||
+	    (rc = out_str(ps, "\"sku\":", &f[L_SKU].v, sku)) ||
+	    (rc = out_add(ps, ",\"qty\":", 7)) || (rc = out_int(ps, qty)) ||
+	    (rc = out_add(ps, ",\"unit_price\":", 14)) || (rc = out_int(ps, price)) ||
+	    (rc = out_add(ps, ",\"amount\":", 10)) || (rc = out_int(ps, amount)) ||
+	    (rc = out_add(ps, "}", 1)))
+		return rc;
 	return 0;
-
-err_oom:
-	pos_fail(err, "", "out of memory");
-	return -1;
 }
 
-/* Validate the parsed object @in and build the normalized record. */
-static cJSON *build(const cJSON *in, int64_t *ts_ms, struct pos_err *err)
+/*
+ * "lines": check every element in order, writing the output array. The
+ * count rules win over an element's error, as if counted beforehand.
+ */
+static int parse_lines(struct parse *ps, const struct field *f)
+{
+	struct jscan s;
+	struct jscan_tok t;
+	struct pos_err first;
+	size_t n = 0;
+	int rc, bad = 0;
+
+	ps->idx = -1;
+	if (f->dup)
+		return fail_at(ps, "lines", "duplicate key");
+	if (!f->present || f->v.type == JSCAN_NULL)
+		return fail_at(ps, "lines", "missing field");
+	if (f->v.type != JSCAN_ARRAY)
+		return fail_at(ps, "lines", "must be an array");
+	/* A scanner over just the array, which the first pass found well-formed. */
+	jscan_init(&s, f->v.p, ps->n - (size_t)(f->v.p - ps->p), 0);
+	jscan_next(&s, &t);
+	rc = out_add(ps, ",\"lines\":[", 10);
+	if (rc)
+		return rc;
+	while (jscan_next(&s, &t) != JSCAN_ARRAY_END) {
+		if (t.type == JSCAN_ERROR || t.type == JSCAN_EOF)
+			return fail_at(ps, "lines", "malformed"); /* NEVER: checked already */
+		if (bad || ++n > POS_LINES_MAX) {
+			n += bad ? 1 : 0;
+			jscan_skip(&s, &t);
+			continue;
+		}
+		rc = parse_sale_line(ps, &s, &t, n - 1);
+		if (rc == -EINVAL) {
+			/* Remember it; an over-long array would still be the error. */
+			first = *ps->err;
+			bad = rc;
+			if (t.type != JSCAN_OBJECT)
+				jscan_skip(&s, &t);
+			continue;
+		}
+		if (rc)
+			return rc;
+	}
+	ps->idx = -1;
+	if (n == 0)
+		return fail_at(ps, "lines", "must have at least 1 line");
+	if (n > POS_LINES_MAX)
+		return fail_at(ps, "lines", "too many lines: %zu, at most %d", n, POS_LINES_MAX);
+	if (bad) {
+		*ps->err = first;
+		return bad;
+	}
+	return out_add(ps, "]", 1);
+}
+
+/* Check the fields in spec order and write the record (members only). */
+static int build(struct parse *ps, const struct field *f, struct pos_summary *sum)
 {
 	static const char *const kinds[] = {"sale", "refund", "void"};
-	const char *type, *receipt, *till, *ts, *member_id;
-	const cJSON *lines, *c;
-	cJSON *out, *arr;
-	char q[POS_QUOTE_MAX + 4];
-	int64_t total;
-	bool present;
-	size_t i, n;
+	char type[POS_STR_MAX + 1], receipt[POS_STR_MAX + 1], till[POS_STR_MAX + 1];
+	char ts[POS_STR_MAX + 1], member[POS_STR_MAX + 1], q[POS_QUOTE_MAX + 4];
+	bool has_till, has_ts, has_member, present;
+	int64_t total, ts_ms = 0;
+	size_t k;
+	int rc;
 
-	if (get_str(in, "type", -1, true, &type, err) < 0)
-		return NULL;
-	for (i = 0; i < ARRAY_SIZE(kinds); i++) {
-		if (strcmp(type, kinds[i]) == 0)
+	if ((rc = get_str(ps, &f[F_TYPE], "type", true, type, &present)))
+		return rc;
+	for (k = 0; k < ARRAY_SIZE(kinds); k++) {
+		if (strcmp(type, kinds[k]) == 0)
 			break;
 	}
-	if (i == ARRAY_SIZE(kinds)) {
-		pos_fail(err, "type", "must be one of sale, refund, void, got \"%s\"",
+	if (k == ARRAY_SIZE(kinds)) {
+		pos_fail(ps->err, "type", "must be one of sale, refund, void, got \"%s\"",
 			 quote(q, type));
-		return NULL;
+		return -EINVAL;
 	}
-	if (get_str(in, "receipt", -1, true, &receipt, err) < 0 ||
-	    get_str(in, "till", -1, false, &till, err) < 0 ||
-	    get_str(in, "ts", -1, false, &ts, err) < 0)
-		return NULL;
-	if (ts && ts_parse(ts, ts_ms) < 0) {
-		pos_fail(err, "ts", "must be an RFC 3339 timestamp, got \"%s\"", quote(q, ts));
-		return NULL;
+	if ((rc = get_str(ps, &f[F_RECEIPT], "receipt", true, receipt, &present)) ||
+	    (rc = get_str(ps, &f[F_TILL], "till", false, till, &has_till)) ||
+	    (rc = get_str(ps, &f[F_TS], "ts", false, ts, &has_ts)))
+		return rc;
+	if (has_ts && ts_parse(ts, &ts_ms) < 0) {
+		pos_fail(ps->err, "ts", "must be an RFC 3339 timestamp, got \"%s\"", quote(q, ts));
+		return -EINVAL;
 	}
-	if (member(in, "lines", -1, &lines, err) < 0)
-		return NULL;
-	if (!lines) {
-		pos_fail(err, "lines", "missing field");
-		return NULL;
+	if ((rc = out_add(ps, "\"kind\":\"", 8)) ||
+	    (rc = out_add(ps, kinds[k], strlen(kinds[k]))) || (rc = out_add(ps, "\"", 1)) ||
+	    (rc = out_str(ps, ",\"receipt\":", &f[F_RECEIPT].v, receipt)) ||
+	    (has_till && (rc = out_str(ps, ",\"till\":", &f[F_TILL].v, till))))
+		return rc;
+	if ((rc = parse_lines(ps, &f[F_LINES])))
+		return rc;
+	if ((rc = get_int(ps, &f[F_TOTAL], "total", true, INT_MONEY, &present, &total)) ||
+	    (rc = get_str(ps, &f[F_MEMBER], "member", false, member, &has_member)))
+		return rc;
+	if ((rc = out_add(ps, ",\"total\":", 9)) || (rc = out_int(ps, total)) ||
+	    (has_member && (rc = out_str(ps, ",\"member\":", &f[F_MEMBER].v, member))))
+		return rc;
+	if (sum) {
+		sum->kind = kinds[k];
+		str_copy(sum->receipt, sizeof(sum->receipt), receipt);
+		sum->total = total;
+		sum->ts_ms = ts_ms;
 	}
-	if (!cJSON_IsArray(lines)) {
-		pos_fail(err, "lines", "must be an array");
-		return NULL;
-	}
-	n = 0;
-	cJSON_ArrayForEach(c, lines)
-	{
-		n++;
-	}
-	if (n == 0) {
-		pos_fail(err, "lines", "must have at least 1 line");
-		return NULL;
-	}
-	if (n > POS_LINES_MAX) {
-		pos_fail(err, "lines", "too many lines: %zu, at most %d", n, POS_LINES_MAX);
-		return NULL;
-	}
-
-	out = cJSON_CreateObject();
-	if (!out)
-		goto err_oom;
-	if (!cJSON_AddStringToObject(out, "kind", type) ||
-	    !cJSON_AddStringToObject(out, "receipt", receipt) ||
-	    (till && !cJSON_AddStringToObject(out, "till", till)))
-		goto err_oom_free;
-	arr = cJSON_AddArrayToObject(out, "lines");
-	if (!arr)
-		goto err_oom_free;
-	i = 0;
-	cJSON_ArrayForEach(c, lines)
-	{
-		if (parse_sale_line(c, i++, arr, err) < 0)
-			goto err_free;
-	}
-	if (get_int(in, "total", -1, true, INT_MONEY, &present, &total, err) < 0 ||
-	    get_str(in, "member", -1, false, &member_id, err) < 0)
-		goto err_free;
-	if (!cJSON_AddNumberToObject(out, "total", (double)total) ||
-	    (member_id && !cJSON_AddStringToObject(out, "member", member_id)))
-		goto err_oom_free;
-	return out;
-
-err_oom_free:
-	pos_fail(err, "", "out of memory");
-err_free:
-	cJSON_Delete(out);
-	return NULL;
-err_oom:
-	pos_fail(err, "", "out of memory");
-	return NULL;
+	return 0;
 }
 
-cJSON *pos_parse_line(const char *line, size_t len, int64_t *ts_ms, struct pos_err *err)
+int pos_parse_line(const char *line, size_t len, struct dynbuf *out, struct pos_summary *sum,
+		   struct pos_err *err)
 {
 	struct pos_err scratch;
-	const char *p = line, *end = NULL;
-	size_t n = len, skip = 0, off;
-	int64_t ts = 0;
-	cJSON *in, *out = NULL;
+	struct field f[F_N];
+	struct parse ps;
+	struct jscan s;
+	struct jscan_tok t;
+	size_t off, start;
+	int rc;
 
 	if (!err)
 		err = &scratch;
 	err->at[0] = '\0';
 	err->msg[0] = '\0';
-	if (ts_ms)
-		*ts_ms = 0;
-	if (!line) {
+	if (!line || !out) {
 		pos_fail(err, "", "no line");
-		return NULL;
+		return -EINVAL;
 	}
 	if (len > POS_LINE_MAX) {
 		pos_fail(err, "", "line is %zu bytes, over the %d-byte limit", len, POS_LINE_MAX);
-		return NULL;
+		return -EINVAL;
 	}
 	if (memchr(line, '\0', len)) {
 		off = (size_t)((const char *)memchr(line, '\0', len) - line);
 		pos_fail(err, "", "NUL byte at byte %zu", off);
-		return NULL;
+		return -EINVAL;
 	}
 	off = utf8_bad_offset(line, len);
 	if (off < len) {
 		pos_fail(err, "", "invalid UTF-8 at byte %zu", off);
-		return NULL;
+		return -EINVAL;
 	}
-	if (n >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
-		skip = 3; /* a byte order mark, as some Windows POS software writes */
-	p += skip;
-	n -= skip;
-	for (off = 0; off < n && json_space(p[off]); off++)
+	memset(&ps, 0, sizeof(ps));
+	ps.p = line;
+	ps.n = len;
+	ps.out = out;
+	ps.err = err;
+	ps.idx = -1;
+	if (len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0)
+		ps.skip = 3; /* a byte order mark, as some Windows POS software writes */
+	ps.p += ps.skip;
+	ps.n -= ps.skip;
+	for (off = 0; off < ps.n && json_space(ps.p[off]); off++)
 		;
-	if (off == n) {
+	if (off == ps.n) {
 		pos_fail(err, "", "empty line");
-		return NULL;
+		return -EINVAL;
 	}
 
-	in = cJSON_ParseWithLengthOpts(p, n, &end, 0);
-	if (!in) {
-		off = end && end >= p && end <= p + n ? (size_t)(end - p) : 0;
-		pos_fail(err, "", "not valid JSON near byte %zu", off + skip);
-		return NULL;
+	/* First pass: the syntax of the whole line, and where the known members are. */
+	memset(f, 0, sizeof(f));
+	jscan_init(&s, ps.p, ps.n, 0);
+	jscan_next(&s, &t);
+	if (t.type == JSCAN_OBJECT)
+		rc = scan_members(&s, top_keys, F_N, f);
+	else
+		rc = t.type == JSCAN_ERROR ? -EINVAL : jscan_skip(&s, &t);
+	if (rc < 0) {
+		jscan_error(&s, &off);
+		/* Trailing data is reported as such, like before (cf. the scan below). */
+		pos_fail(err, "", "not valid JSON near byte %zu", off + ps.skip);
+		return -EINVAL;
 	}
-	for (off = (size_t)(end - p); off < n && json_space(p[off]); off++)
+	for (off = s.pos; off < ps.n && json_space(ps.p[off]); off++)
 		;
-	if (off < n) {
-		pos_fail(err, "", "unexpected data after the JSON value at byte %zu", off + skip);
-		goto out;
+	if (off < ps.n) {
+		pos_fail(err, "", "unexpected data after the JSON value at byte %zu",
+			 off + ps.skip);
+		return -EINVAL;
 	}
-	off = escaped_nul_offset(p, n);
-	if (off < n) {
-		pos_fail(err, "", "escaped NUL (\\u0000) in a string at byte %zu", off + skip);
-		goto out;
+	off = escaped_nul_offset(ps.p, ps.n);
+	if (off < ps.n) {
+		pos_fail(err, "", "escaped NUL (\\u0000) in a string at byte %zu", off + ps.skip);
+		return -EINVAL;
 	}
-	if (!cJSON_IsObject(in)) {
+	if (t.type != JSCAN_OBJECT) {
 		pos_fail(err, "", "must be a JSON object");
-		goto out;
+		return -EINVAL;
 	}
-	out = build(in, &ts, err);
-	if (out && ts_ms)
-		*ts_ms = ts;
-out:
-	cJSON_Delete(in);
-	return out;
+
+	start = out->len;
+	rc = build(&ps, f, sum);
+	if (rc < 0) {
+		/* Nothing of a rejected line stays in the caller's buffer. */
+		out->len = start;
+		if (out->buf)
+			out->buf[start] = '\0';
+	}
+	return rc;
 }

@@ -28,7 +28,7 @@
  * - "till", "ts", "member" and "amount" given as JSON null count as absent;
  * - errors too: a known key given twice ("duplicate key"), an escaped NUL
  *   (\u0000) anywhere in the line, control characters in a string field;
- * - @ts_ms and @err may be NULL.
+ * - @sum and @err may be NULL.
  */
 #ifndef SHELF_POS_H
 #define SHELF_POS_H
@@ -36,7 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
+#include "util.h"
 
 #define POS_LINE_MAX (64 * 1024)
 #define POS_MONEY_MAX 1000000000000LL /* 10^12 minor units */
@@ -48,14 +48,24 @@ struct pos_err {
 	char msg[160]; /* what is wrong, e.g. "must be an integer (minor units), got 12.9" */
 };
 
+/* What the daemon keeps about a sale for `shelfctl events`. */
+struct pos_summary {
+	const char *kind; /* "sale", "refund" or "void" (static) */
+	char receipt[POS_STR_MAX + 1];
+	int64_t total;
+	int64_t ts_ms; /* the POS timestamp, 0 when the line has none */
+};
+
 /*
- * Parse one line. On success returns a new cJSON object that the caller must
- * free with cJSON_Delete():
- *   {"kind":"sale"|"refund"|"void","receipt":..,"till"?:..,
- *    "lines":[{"sku","qty","unit_price","amount"}],"total":..,"member"?:..}
- * (numbers are integral doubles) and stores the POS timestamp in *@ts_ms
- * (0 when the line has no "ts"). On error returns NULL and fills @err.
+ * Parse one line. On success appends the normalized record's members, as
+ * JSON text without the enclosing braces, to @out:
+ *   "kind":"sale"|"refund"|"void","receipt":..,"till"?:..,
+ *   "lines":[{"sku","qty","unit_price","amount"}],"total":..,"member"?:..
+ * (numbers as exact integers), fills @sum and returns 0. On error returns
+ * -EINVAL with @err filled and @out as it was; -EMSGSIZE / -ENOMEM when @out
+ * cannot grow (err says so). No allocation besides @out's growth.
  */
-cJSON *pos_parse_line(const char *line, size_t len, int64_t *ts_ms, struct pos_err *err);
+int pos_parse_line(const char *line, size_t len, struct dynbuf *out, struct pos_summary *sum,
+		   struct pos_err *err);
 
 #endif

@@ -14,6 +14,7 @@
 
 struct pos_priv {
 	struct serdev sd;
+	struct dynbuf rec; /* the record of the current line, reused */
 };
 
 static bool blank(const char *line, size_t len)
@@ -29,9 +30,9 @@ static void pos_on_line(struct serdev *s, const char *line, size_t len, uint64_t
 			bool too_long)
 {
 	struct device *d = s->dev;
+	struct pos_priv *p = d->priv;
 	struct pos_err err = {{0}, {0}};
-	int64_t ts_ms = 0;
-	cJSON *sale;
+	struct pos_summary sum;
 	int rc;
 
 	if (too_long) {
@@ -41,14 +42,14 @@ static void pos_on_line(struct serdev *s, const char *line, size_t len, uint64_t
 	}
 	if (blank(line, len))
 		return;
-	sale = pos_parse_line(line, len, &ts_ms, &err);
-	if (!sale) {
+	dynbuf_reset(&p->rec);
+	if (pos_parse_line(line, len, &p->rec, &sum, &err) < 0) {
 		device_error(d, "line %llu: %s%s%s", (unsigned long long)line_no, err.at,
 			     err.at[0] ? ": " : "", err.msg);
 		return;
 	}
-	rc = d->host->emit(d->host->arg, d, "sale", sale, ts_ms);
-	cJSON_Delete(sale);
+	rc = d->host->emit_text(d->host->arg, d, "sale", p->rec.buf, p->rec.len, sum.ts_ms,
+				sum.kind, sum.receipt, sum.total);
 	if (rc < 0) {
 		device_error(d, "line %llu: not recorded (error %d)", (unsigned long long)line_no,
 			     rc);
@@ -65,8 +66,11 @@ static int pos_start(struct device *d)
 	if (!p)
 		return -ENOMEM;
 	d->priv = p;
+	/* A 64 KiB line never makes a record much larger than itself. */
+	dynbuf_init(&p->rec, 2 * POS_LINE_MAX);
 	rc = serdev_start(&p->sd, d, POS_LINE_MAX, pos_on_line);
 	if (rc < 0) {
+		dynbuf_free(&p->rec);
 		free(p);
 		d->priv = NULL;
 	}
@@ -80,6 +84,7 @@ static void pos_stop(struct device *d)
 	if (!p)
 		return;
 	serdev_stop(&p->sd);
+	dynbuf_free(&p->rec);
 	free(p);
 	d->priv = NULL;
 }
