@@ -25,9 +25,10 @@ struct tmpl {
 	uint8_t name_font;
 	int16_t name_y; /* top of the first name line; the second follows directly */
 	int16_t rule_y; /* 1-pixel rule under the name, -1 = none */
-	uint8_t price_font;
-	uint8_t scales[4]; /* price scales to try, largest first, 0-terminated */
-	int16_t price_top; /* row of the price's cap top (top of the digits' ink) */
+	struct {
+		uint8_t font, scale; /* scale 0 ends the list */
+	} price_steps[4]; /* price font and scale to try, largest first */
+	int16_t price_top; /* cap top (top of the digits' ink) of the largest price step */
 	bool reg_above; /* regular price above the price (else to its left) */
 	uint8_t reg_fonts[3]; /* struck regular price: fonts to try, largest first */
 	int16_t reg_top; /* cap top of the regular price when reg_above */
@@ -45,8 +46,7 @@ static const struct tmpl tmpl_29 = {
 	.name_font = FONT_BOLD16,
 	.name_y = 3,
 	.rule_y = -1,
-	.price_font = FONT_BOLD32,
-	.scales = {2, 1, 0, 0},
+	.price_steps = {{FONT_BOLD32, 2}, {FONT_BOLD32, 1}, {FONT_BOLD20, 1}, {0, 0}},
 	.price_top = 44,
 	.reg_above = false,
 	.reg_fonts = {FONT_BOLD20, FONT_TEXT, FONT_SMALL},
@@ -65,11 +65,10 @@ static const struct tmpl tmpl_42 = {
 	.name_font = FONT_BOLD24,
 	.name_y = 8,
 	.rule_y = 62,
-	.price_font = FONT_BOLD32,
-	.scales = {4, 3, 2, 1},
+	.price_steps = {{FONT_BOLD32, 4}, {FONT_BOLD32, 3}, {FONT_BOLD32, 2}, {FONT_BOLD32, 1}},
 	.price_top = 108,
 	.reg_above = true,
-	.reg_fonts = {FONT_BOLD24, FONT_BOLD24, FONT_BOLD24},
+	.reg_fonts = {FONT_BOLD24, FONT_BOLD24, FONT_BOLD24}, /* above the price: always fits */
 	.reg_top = 76,
 	.unit_font = FONT_BOLD20,
 	.unit_gap = 10,
@@ -229,12 +228,12 @@ static size_t decode_text(const struct font *f, const char *s, uint32_t *out, si
 static void text_set(struct render_text *t, const uint32_t *cps, size_t n)
 {
 	const struct font *f = font_get(t->font);
-	size_t o = 0;
+	size_t o = 0, i;
 
-	for (size_t i = 0; i < n && o + 4 < sizeof(t->text); i++)
+	for (i = 0; i < n && o + 4 < sizeof(t->text); i++)
 		o += (size_t)put_utf8(t->text + o, cps[i]);
 	t->text[o] = '\0';
-	t->w = (int16_t)(n * f->width * t->scale);
+	t->w = (int16_t)(i * f->width * t->scale);
 	t->h = (int16_t)(f->height * t->scale);
 }
 
@@ -373,21 +372,23 @@ static void format_until(int64_t ms, char *buf, size_t sz)
 	snprintf(buf, sz, "until %02d.%02d.", (int)d, (int)m);
 }
 
-/* The price block: currency mark and amount at price scale @s. */
-static void price_at(const struct tmpl *tp, struct render_layout *lay, int s, const char *mark,
-		     const char *amount, uint8_t plane)
+/* The price block: currency mark and amount in @font at scale @s, right-aligned. */
+static void price_at(const struct tmpl *tp, struct render_layout *lay, uint8_t font, int s,
+		     const char *mark, const char *amount, uint8_t plane)
 {
 	struct render_text *cur = &lay->elem[RENDER_CURRENCY], *pr = &lay->elem[RENDER_PRICE];
 	int cs = (s + 1) / 2; /* the mark at about half the digits' size */
 	int right = lay->width - tp->margin;
 	int gap = s >= 3 ? 6 : 3;
+	int base = tp->price_top + cap_height(tp->price_steps[0].font, tp->price_steps[0].scale);
 
-	elem_init(pr, tp->price_font, (uint8_t)s, plane);
+	/* all steps share the baseline; the mark is top-aligned with the digits */
+	elem_init(pr, font, (uint8_t)s, plane);
 	text_fit(pr, amount, 64);
-	elem_init(cur, tp->price_font, (uint8_t)cs, plane);
+	elem_init(cur, font, (uint8_t)cs, plane);
 	text_fit(cur, mark, 64);
-	place(pr, right - pr->w, tp->price_top);
-	place(cur, pr->x - gap - cur->w, tp->price_top);
+	place_base(pr, right - pr->w, base);
+	place(cur, pr->x - gap - cur->w, base - cap_height(font, s));
 	pr->clip_x0 = cur->clip_x0 = tp->margin;
 	pr->clip_x1 = cur->clip_x1 = (int16_t)right;
 }
@@ -405,7 +406,7 @@ static void layout_prices(const struct tmpl *tp, const struct label_content *c,
 	struct render_text *reg = &lay->elem[RENDER_REGULAR];
 	int inner = lay->width - 2 * tp->margin;
 	char amount[32], regular[48];
-	int s = 0, reg_room = 0;
+	int reg_room = 0;
 
 	lay->promo = c->regular >= 0 && c->regular > c->price;
 	render_money(c->price, c->currency, amount, sizeof(amount));
@@ -422,9 +423,9 @@ static void layout_prices(const struct tmpl *tp, const struct label_content *c,
 	 * The largest scale at which the price fits, and beside it (2.9") the
 	 * regular price in the largest font that still fits.
 	 */
-	for (size_t i = 0; i < sizeof(tp->scales) && tp->scales[i]; i++) {
-		s = tp->scales[i];
-		price_at(tp, lay, s, mark, amount, lay->promo ? 1 : 0);
+	for (size_t i = 0; i < ARRAY_SIZE(tp->price_steps) && tp->price_steps[i].scale; i++) {
+		price_at(tp, lay, tp->price_steps[i].font, tp->price_steps[i].scale, mark, amount,
+			 lay->promo ? 1 : 0);
 		for (size_t k = 0; lay->promo && k < ARRAY_SIZE(tp->reg_fonts); k++) {
 			elem_init(reg, tp->reg_fonts[k], 1, 0);
 			reg->struck = true;
@@ -436,8 +437,15 @@ static void layout_prices(const struct tmpl *tp, const struct label_content *c,
 		if (price_width(lay, tp) + reg_room <= inner)
 			break;
 	}
-	if (price_width(lay, tp) > inner)
+	if (price_width(lay, tp) > inner) {
+		/* cut on the right, so the sign and leading digits stay (absurd values) */
+		struct render_text *cur = &lay->elem[RENDER_CURRENCY];
+		int shift = tp->margin - cur->x;
+
+		cur->x = (int16_t)(cur->x + shift);
+		lay->elem[RENDER_PRICE].x = (int16_t)(lay->elem[RENDER_PRICE].x + shift);
 		lay->clipped = true;
+	}
 	if (lay->promo) {
 		if (tp->reg_above) {
 			place(reg, lay->width - tp->margin - reg->w, tp->reg_top);
@@ -447,7 +455,10 @@ static void layout_prices(const struct tmpl *tp, const struct label_content *c,
 				reg->text[0] = '\0';
 				lay->clipped = true;
 			}
-			place(reg, tp->margin, tp->price_top);
+			place(reg, tp->margin,
+			      lay->elem[RENDER_PRICE].y +
+				      font_get(lay->elem[RENDER_PRICE].font)->cap_top *
+					      lay->elem[RENDER_PRICE].scale);
 		}
 		reg->clip_x0 = tp->margin;
 		reg->clip_x1 = (int16_t)(lay->width - tp->margin);
@@ -461,7 +472,9 @@ static void layout_prices(const struct tmpl *tp, const struct label_content *c,
 		snprintf(text, sizeof(text), "per %s", c->unit);
 		text_fit(u, text, cells_in(inner, font_get(u->font)->width));
 		place(u, lay->width - tp->margin - u->w,
-		      tp->price_top + cap_height(tp->price_font, s) + tp->unit_gap);
+		      tp->price_top +
+			      cap_height(tp->price_steps[0].font, tp->price_steps[0].scale) +
+			      tp->unit_gap);
 		u->clip_x0 = tp->margin;
 		u->clip_x1 = (int16_t)(lay->width - tp->margin);
 	}
@@ -471,7 +484,7 @@ static void layout_not_for_sale(const struct tmpl *tp, struct render_layout *lay
 {
 	struct render_text *st = &lay->elem[RENDER_STATUS];
 	int inner = lay->width - 2 * tp->margin;
-	int area = cap_height(tp->price_font, tp->scales[0]);
+	int area = cap_height(tp->price_steps[0].font, tp->price_steps[0].scale);
 	int h;
 
 	elem_init(st, tp->status_font, tp->status_scale, 0);
@@ -619,10 +632,10 @@ static void draw_text(const struct canvas *cv, const struct render_text *t)
 	int s = t->scale, cw = f->width * s;
 	int cx0 = t->clip_x0 > 0 ? t->clip_x0 : 0;
 	int cx1 = t->clip_x1 < cv->w ? t->clip_x1 : cv->w;
-	size_t len = strlen(t->text), i = 0;
+	size_t len = strnlen(t->text, sizeof(t->text)), i = 0;
 	int x = t->x;
 
-	if (t->inverse && t->text[0])
+	if (t->inverse && len)
 		fill(cv, plane, t->x - INV_PAD * s > cx0 ? t->x - INV_PAD * s : cx0,
 		     t->y + (f->cap_top - INV_PAD) * s,
 		     t->x + t->w + (INV_PAD - 1) * s < cx1 ? t->x + t->w + (INV_PAD - 1) * s : cx1,
@@ -660,7 +673,7 @@ static void draw_text(const struct canvas *cv, const struct render_text *t)
 		}
 		x += cw;
 	}
-	if (t->struck && t->text[0]) {
+	if (t->struck && len) {
 		/* a line through the middle of the cap height, 2 px per scale step */
 		int th = 2 * s;
 		int mid = t->y + (f->cap_top + f->baseline) * s / 2;

@@ -38,6 +38,15 @@ int64_t now_mono_ms(void)
  * Years outside 0..9999 (which RFC 3339 cannot express) are clamped to the
  * epoch rather than producing a malformed string.
  */
+/* Write @v (>= 0) as exactly @n decimal digits, zero-padded. */
+static void put_digits(char *p, int v, int n)
+{
+	for (int i = n - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
 void ts_format(int64_t ms, char buf[TS_BUFSZ])
 {
 	int64_t secs = ms / 1000;
@@ -57,9 +66,22 @@ void ts_format(int64_t ms, char buf[TS_BUFSZ])
 		tm.tm_mday = 1;
 		frac = 0;
 	}
-	snprintf(buf, TS_BUFSZ, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000,
-		 (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
-		 tm.tm_sec % 100, frac % 1000);
+	/* By hand, not snprintf: this runs for every event. */
+	put_digits(buf, (tm.tm_year + 1900) % 10000, 4);
+	buf[4] = '-';
+	put_digits(buf + 5, (tm.tm_mon + 1) % 100, 2);
+	buf[7] = '-';
+	put_digits(buf + 8, tm.tm_mday % 100, 2);
+	buf[10] = 'T';
+	put_digits(buf + 11, tm.tm_hour % 100, 2);
+	buf[13] = ':';
+	put_digits(buf + 14, tm.tm_min % 100, 2);
+	buf[16] = ':';
+	put_digits(buf + 17, tm.tm_sec % 100, 2);
+	buf[19] = '.';
+	put_digits(buf + 20, frac % 1000, 3);
+	buf[23] = 'Z';
+	buf[24] = '\0';
 }
 
 /* Read exactly @n decimal digits from *@p; advances *@p. Returns -1 on a non-digit. */

@@ -141,6 +141,43 @@ static void compare_golden(const struct esl_image *img, int plane, const char *p
 					 esl_img_get(&got, x, y));
 }
 
+/* More contents to look at (not golden): odd currencies, scripts, sizes. */
+static void write_extra_artifacts(const char *dir)
+{
+	struct label_content x[4] = {case_promo, case_promo, case_regular, case_regular};
+	static const char *const names[] = {"jpy-cjk", "chf-wide", "greek-nodate", "absurd"};
+
+	x[0].currency = "JPY";
+	x[0].price = 1280;
+	x[0].regular = 1580;
+	x[0].name = "\u725b\u5976 Hokkaido Milk 1 l";
+	x[0].unit = "bottle";
+	x[1].currency = "CHF";
+	x[1].price = 999999;
+	x[1].regular = 1499999;
+	x[1].name = "Cr\u00e8me br\u00fbl\u00e9e Dessert, 4 \u00d7 100 g";
+	x[2].name =
+		"\u039a\u03b1\u03bb\u03b1\u03bc\u03ac\u03c4\u03b1 \u0395\u03bb\u03b9\u03ad\u03c2 "
+		"/ \u041c\u0430\u0441\u043b\u0438\u043d\u044b";
+	x[2].regular = 299;
+	x[2].unit = "jar";
+	x[3].price = INT64_MIN;
+	x[3].name = NULL;
+	x[3].unit = "piece of a very long unit description that cannot fit anywhere";
+	x[3].sku = "SKU-WITH-A-VERY-LONG-IDENTIFIER-0000000000000000000000000000";
+	for (size_t t = 0; t < ARRAY_SIZE(types); t++) {
+		for (size_t k = 0; k < ARRAY_SIZE(x); k++) {
+			struct esl_image img;
+			char path[512];
+
+			render_ok(types[t].type, &x[k], &img, NULL);
+			snprintf(path, sizeof(path), "%s/extra-%s-%s.png", dir, types[t].name,
+				 names[k]);
+			assert_int_equal(image_write_png(&img, path), 0);
+		}
+	}
+}
+
 static void test_golden(void **state)
 {
 	bool regen = getenv("SHELF_REGEN_GOLDEN") && strcmp(getenv("SHELF_REGEN_GOLDEN"), "1") == 0;
@@ -169,6 +206,8 @@ static void test_golden(void **state)
 	}
 	if (regen)
 		print_message("golden images rewritten in %s\n", GOLDEN_DIR);
+	if (art && art[0])
+		write_extra_artifacts(art);
 }
 
 /*
@@ -223,29 +262,45 @@ static void check_glyph_cells(const struct esl_image *img, const struct render_t
 
 static void test_price_digits_pixel_exact(void **state)
 {
-	struct label_content c = case_regular;
-	struct render_layout lay;
-	struct esl_image img;
+	/* every price step of every template, black and red */
+	static const struct {
+		uint8_t type;
+		int64_t price;
+		bool promo;
+		const char *text;
+		uint8_t font, scale;
+	} v[] = {
+		{ESL_LT_29_BW, 1234567, false, "12345.67", FONT_BOLD32, 2},
+		{ESL_LT_29_BW, 89010, false, "890.10", FONT_BOLD32, 2},
+		{ESL_LT_29_BWR, 8909, true, "89.09", FONT_BOLD32, 2},
+		{ESL_LT_29_BW, 12345678, false, "123456.78", FONT_BOLD32, 1},
+		{ESL_LT_29_BWR, INT64_MAX - 1, true, "92233720368547758.06", FONT_BOLD20, 1},
+		{ESL_LT_42_BWR, 1299, true, "12.99", FONT_BOLD32, 4},
+		{ESL_LT_42_BWR, 123456, false, "1234.56", FONT_BOLD32, 3},
+		{ESL_LT_42_BWR, 12345678, true, "123456.78", FONT_BOLD32, 2},
+		{ESL_LT_42_BWR, 1234567890123, false, "12345678901.23", FONT_BOLD32, 1},
+	};
 
-	c.price = 1234567; /* "12345.67": every digit shape but 0, 8, 9 */
-	render_ok(ESL_LT_29_BW, &c, &img, &lay);
-	assert_int_equal(lay.elem[RENDER_PRICE].font, FONT_BOLD32);
-	check_glyph_cells(&img, &lay.elem[RENDER_PRICE], "12345.67");
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
+		struct label_content c = case_promo;
+		struct render_layout lay;
+		struct esl_image img;
+		const struct render_text *pr = &lay.elem[RENDER_PRICE];
 
-	c.price = 8909;
-	render_ok(ESL_LT_29_BW, &c, &img, &lay);
-	assert_int_equal(lay.elem[RENDER_PRICE].scale, 2);
-	check_glyph_cells(&img, &lay.elem[RENDER_PRICE], "89.09");
-	check_glyph_cells(&img, &lay.elem[RENDER_CURRENCY], "\u20ac");
-	/* right-aligned at the margin */
-	assert_int_equal(lay.elem[RENDER_PRICE].x + lay.elem[RENDER_PRICE].w, 296 - 4);
-
-	/* 4.2": x4, red during a promo */
-	c = case_promo;
-	render_ok(ESL_LT_42_BWR, &c, &img, &lay);
-	assert_int_equal(lay.elem[RENDER_PRICE].scale, 4);
-	assert_int_equal(lay.elem[RENDER_PRICE].plane, 1);
-	check_glyph_cells(&img, &lay.elem[RENDER_PRICE], "12.99");
+		c.price = v[i].price;
+		c.regular = !v[i].promo			? -1
+			    : c.price > INT64_MAX - 100 ? INT64_MAX
+							: c.price + 100;
+		c.promo_until_ms = 0;
+		render_ok(v[i].type, &c, &img, &lay);
+		assert_int_equal(pr->font, v[i].font);
+		assert_int_equal(pr->scale, v[i].scale);
+		assert_int_equal(pr->plane, v[i].promo ? 1 : 0);
+		check_glyph_cells(&img, pr, v[i].text);
+		check_glyph_cells(&img, &lay.elem[RENDER_CURRENCY], "\u20ac");
+		/* right-aligned at the margin */
+		assert_int_equal(pr->x + pr->w, img.width - (img.width == 400 ? 8 : 4));
+	}
 }
 
 /* The price is the largest element; it steps down when it does not fit. */
@@ -293,6 +348,7 @@ static void test_promo(void **state)
 	struct esl_image img;
 	const struct render_text *reg, *pr, *until;
 	const struct font *pf;
+	struct label_content c;
 	int y0, y1;
 
 	/* b/w/r: promo price and date red, regular black and struck */
@@ -324,9 +380,25 @@ static void test_promo(void **state)
 	pr = &lay.elem[RENDER_PRICE];
 	assert_true(count_ink(&img, 1, pr->x, pr->y, pr->x + pr->w, pr->y + pr->h) > 200);
 
-	/* regular not above the price: no promo, no strike */
-	struct label_content c = case_promo;
+	/* a wide price and code: the regular steps down to a smaller font ... */
+	c = case_promo;
+	c.currency = "CHF";
+	c.price = 999999;
+	c.regular = 1499999;
+	render_ok(ESL_LT_29_BWR, &c, &img, &lay);
+	assert_string_equal(lay.elem[RENDER_REGULAR].text, "CHF 14999.99");
+	assert_int_equal(lay.elem[RENDER_REGULAR].font, FONT_TEXT);
+	assert_false(lay.clipped);
+	/* ... and is left out, never cut, when even that does not fit */
+	c.price = INT64_MAX / 2;
+	c.regular = INT64_MAX;
+	render_ok(ESL_LT_29_BWR, &c, &img, &lay);
+	assert_string_equal(lay.elem[RENDER_PRICE].text, "46116860184273879.03");
+	assert_string_equal(lay.elem[RENDER_REGULAR].text, "");
+	assert_true(lay.clipped);
 
+	/* regular not above the price: no promo, no strike */
+	c = case_promo;
 	c.regular = c.price;
 	render_ok(ESL_LT_29_BWR, &c, &img, &lay);
 	assert_false(lay.promo);
@@ -730,11 +802,28 @@ static void test_absurd_values_clip(void **state)
 			}
 		}
 	}
-	/* INT64_MAX does not fit a 2.9" label: cut and reported */
+	/* any int64 fits a 2.9" label in the smallest price step */
 	c = case_regular;
-	c.price = INT64_MAX;
+	c.currency = "CHF";
+	c.price = INT64_MIN;
 	assert_int_equal(render_layout(ESL_LT_29_BW, &c, &lay), 0);
+	assert_false(lay.clipped);
+	assert_int_equal(lay.elem[RENDER_PRICE].font, FONT_BOLD20);
+	assert_string_equal(lay.elem[RENDER_PRICE].text, "-92233720368547758.08");
+	/* not on 4.2" (smallest step 16 px): cut on the right, the sign stays */
+	assert_int_equal(render_layout(ESL_LT_42_BWR, &c, &lay), 0);
 	assert_true(lay.clipped);
+	assert_int_equal(lay.elem[RENDER_CURRENCY].x, 8);
+	assert_true(lay.elem[RENDER_PRICE].x > 8 + 48);
+	render_ok(ESL_LT_42_BWR, &c, &img, &lay);
+	assert_true(count_ink(&img, 1, lay.elem[RENDER_PRICE].x, lay.elem[RENDER_PRICE].y,
+			      lay.elem[RENDER_PRICE].x + 16,
+			      lay.elem[RENDER_PRICE].y + lay.elem[RENDER_PRICE].h) > 0);
+	/* hand-made garbage: text without a terminating NUL, not UTF-8 */
+	assert_int_equal(render_layout(ESL_LT_42_BWR, &case_promo, &lay), 0);
+	for (int i = 0; i < RENDER_NELEMS; i++)
+		memset(lay.elem[i].text, i % 2 ? 'W' : 0xe2, sizeof(lay.elem[i].text));
+	assert_int_equal(render_draw(&lay, &img, b, ESL_IMG_MAX_BYTES), 0);
 	/* elements pushed outside the image in every direction */
 	for (int d = 0; d < 4; d++) {
 		assert_int_equal(render_layout(ESL_LT_29_BWR, &case_promo, &lay), 0);
@@ -807,6 +896,19 @@ static void test_render_speed(void **state)
 		}
 		us = (now_s() - t0) * 1e6 / n;
 		print_message("render %s: %.1f us per label (%d labels)\n", types[t].name, us, n);
+		/* what goes on the wire: PackBits size of each golden case */
+		for (size_t k = 0; k < ARRAY_SIZE(cases); k++) {
+			static uint8_t enc[2 * ESL_IMG_MAX_BYTES];
+			size_t e;
+
+			render_ok(types[t].type, cases[k].c, &img, NULL);
+			e = esl_pack_encode(img.data,
+					    esl_img_bytes(img.width, img.height, img.planes), enc,
+					    sizeof(enc));
+			print_message("  %s %-10s %5u raw bytes, %5zu PackBits\n", types[t].name,
+				      cases[k].name,
+				      esl_img_bytes(img.width, img.height, img.planes), e);
+		}
 		assert_true(us < 5000);
 	}
 }
