@@ -89,8 +89,8 @@ static void write_chunk(FILE *f, const char *type, const uint8_t *data, uint32_t
 
 int image_write_png(const struct esl_image *img, const char *path)
 {
-	static const uint8_t sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
-	static const uint8_t plte[9] = { 255, 255, 255, 0, 0, 0, 255, 0, 0 };
+	static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+	static const uint8_t plte[9] = {255, 255, 255, 0, 0, 0, 255, 0, 0};
 	uint32_t w = img->width, h = img->height;
 	uint32_t row = 1 + (w + 1) / 2; /* filter byte + 4-bit indices */
 	uint32_t raw_len = row * h;

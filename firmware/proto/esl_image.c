@@ -43,8 +43,11 @@ static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
 uint64_t esl_img_hash(const struct esl_image *img)
 {
 	uint8_t hdr[5] = {
-		(uint8_t)(img->width & 0xff), (uint8_t)(img->width >> 8),
-		(uint8_t)(img->height & 0xff), (uint8_t)(img->height >> 8), img->planes,
+		(uint8_t)(img->width & 0xff),
+		(uint8_t)(img->width >> 8),
+		(uint8_t)(img->height & 0xff),
+		(uint8_t)(img->height >> 8),
+		img->planes,
 	};
 	uint64_t h = fnv1a(0xcbf29ce484222325ull, hdr, sizeof(hdr));
 
