@@ -23,10 +23,11 @@ test_batch_OBJS := agent/batch.o agent/store.o $(UTIL_OBJS)
 test_loop_OBJS := agent/loop.o $(UTIL_OBJS)
 test_json_OBJS := agent/json.o $(UTIL_OBJS)
 # Prices, labels and the ESL link (issue 3).
-UNIT_TESTS += test_image test_render test_prices test_jscan
+UNIT_TESTS += test_image test_render test_prices test_labeljob test_jscan
 test_image_OBJS := agent/image.o firmware/proto/esl_image.o $(UTIL_OBJS)
 test_render_OBJS := agent/render.o agent/font.o agent/image.o firmware/proto/esl_image.o $(UTIL_OBJS)
 test_prices_OBJS := agent/prices.o agent/jscan.o $(UTIL_OBJS)
+test_labeljob_OBJS := agent/labeljob.o $(UTIL_OBJS)
 test_jscan_OBJS := agent/jscan.o $(UTIL_OBJS)
 # The base-station firmware, its emulator and the shared wire codec.
 include firmware/firmware.mk
