@@ -149,6 +149,15 @@ static int host_emit(void *arg, struct device *dev, const char *type, cJSON *bod
 	return shelfd_emit(arg, dev->conf->name, type, body, ts_ms);
 }
 
+/* Price integrity for each recorded sale line (cheap for SKUs without labels). */
+static void host_sale_line(void *arg, struct device *dev, const char *receipt, const char *sku,
+			   int64_t unit_price)
+{
+	struct shelfd *d = arg;
+
+	labels_check_sale_line(d->labels, dev->conf->name, receipt, sku, unit_price);
+}
+
 /* The hot path for sales: the body members arrive as text (pos.c wrote them). */
 static int host_emit_text(void *arg, struct device *dev, const char *type, const char *members,
 			  size_t len, int64_t ts_ms, const char *what, const char *ref,
@@ -514,6 +523,10 @@ static int ctl_handle(void *arg, const cJSON *req, cJSON *reply, char *err, size
 		return cmd_events(d, req, reply, err, errsz);
 	if (!strcmp(cmd, "prices"))
 		return shelfd_cmd_prices(d, req, reply, err, errsz);
+	if (!strcmp(cmd, "labels"))
+		return shelfd_cmd_labels(d, req, reply, err, errsz);
+	if (!strcmp(cmd, "integrity"))
+		return shelfd_cmd_integrity(d, req, reply, err, errsz);
 	snprintf(err, errsz, "unknown command \"%.64s\"", cmd);
 	return -EINVAL;
 }
@@ -617,6 +630,7 @@ int shelfd_init(struct shelfd *d, const char *config_path, struct config *conf)
 	d->host.loop = d->loop;
 	d->host.emit = host_emit;
 	d->host.emit_text = host_emit_text;
+	d->host.sale_line = host_sale_line;
 	d->host.arg = d;
 	for (size_t i = 0; i < conf->n_devices; i++) {
 		struct device *dev = &d->devices[i];

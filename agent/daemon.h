@@ -15,6 +15,7 @@
 #include "device.h"
 #include "hqlink.h"
 #include "inbox.h"
+#include "labels.h"
 #include "loop.h"
 #include "store.h"
 #include "util.h"
@@ -41,6 +42,9 @@ struct shelfd {
 	struct pricebook *prices;
 	struct inbox *inbox;
 	struct inbox_host inbox_host;
+	struct labelbook *labelbook;
+	struct labels *labels;
+	struct labels_host labels_host;
 	struct ctl *ctl;
 	struct device_host host;
 	struct device devices[CONF_MAX_DEVICES];
@@ -86,6 +90,8 @@ int shelfd_prices_init(struct shelfd *d);
 void shelfd_prices_fini(struct shelfd *d);
 int shelfd_cmd_prices(struct shelfd *d, const cJSON *req, cJSON *r, char *err, size_t errsz);
 void shelfd_prices_status(struct shelfd *d, cJSON *r);
+int shelfd_cmd_labels(struct shelfd *d, const cJSON *req, cJSON *r, char *err, size_t errsz);
+int shelfd_cmd_integrity(struct shelfd *d, const cJSON *req, cJSON *r, char *err, size_t errsz);
 /* daemon.c: commit now (the inbox applies HQ messages in their own transaction). */
 int shelfd_commit(struct shelfd *d);
 /* daemon.c: events of @type were appended in this turn. */

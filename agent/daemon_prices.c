@@ -14,6 +14,7 @@
 #include "json.h"
 #include "log.h"
 #include "pricebook.h"
+#include "labels.h"
 
 #define LIST_DEFAULT 50
 #define LIST_MAX 1000
@@ -26,6 +27,18 @@ static void host_note(void *arg, const char *type)
 static int host_commit(void *arg)
 {
 	return shelfd_commit(arg);
+}
+
+static void host_changed(void *arg, const char *sku)
+{
+	struct shelfd *d = arg;
+
+	labels_sku_changed(d->labels, sku);
+}
+
+static int labels_emit(void *arg, const char *type, cJSON *body)
+{
+	return shelfd_emit(arg, "shelfd", type, body, 0);
 }
 
 static void on_hq_message(void *arg, const char *topic, const void *payload, size_t len)
@@ -46,7 +59,23 @@ int shelfd_prices_init(struct shelfd *d)
 	d->inbox_host.arg = d;
 	d->inbox_host.note = host_note;
 	d->inbox_host.commit = host_commit;
-	d->inbox_host.changed = NULL; /* the label reconciler hooks in here */
+	d->inbox_host.changed = host_changed;
+	rc = labelbook_open(d->store, &d->labelbook);
+	if (rc < 0) {
+		log_err("labels: cannot open the label tables: %s", strerror(-rc));
+		return rc;
+	}
+	d->labels_host.arg = d;
+	d->labels_host.emit = labels_emit;
+	d->labels_host.commit = host_commit;
+	d->labels_host.kick = NULL; /* the ESL driver hooks in here */
+	rc = labels_new(d->loop, d->store, d->prices, d->labelbook, &d->labels_host, 0, &d->labels);
+	if (rc < 0) {
+		log_err("labels: %s", strerror(-rc));
+		return rc;
+	}
+	/* After a restart nothing is in flight any more: sent jobs go again. */
+	labels_link_reset(d->labels);
 	rc = inbox_new(d->conf, d->loop, d->store, d->prices, &d->inbox_host, &d->inbox);
 	if (rc < 0) {
 		log_err("prices: inbox: %s", strerror(-rc));
@@ -58,6 +87,10 @@ int shelfd_prices_init(struct shelfd *d)
 
 void shelfd_prices_fini(struct shelfd *d)
 {
+	labels_free(d->labels);
+	d->labels = NULL;
+	labelbook_close(d->labelbook);
+	d->labelbook = NULL;
 	inbox_free(d->inbox);
 	d->inbox = NULL;
 	pricebook_close(d->prices);
@@ -172,4 +205,199 @@ void shelfd_prices_status(struct shelfd *d, cJSON *r)
 	} else {
 		cJSON_AddNullToObject(o, "last_id");
 	}
+}
+
+/* --- labels --- */
+
+static cJSON *label_json(const struct label_row *r)
+{
+	cJSON *o = cJSON_CreateObject();
+	uint16_t w, h;
+	uint8_t planes;
+
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "label", r->id);
+	if (r->sku[0])
+		cJSON_AddStringToObject(o, "sku", r->sku);
+	else
+		cJSON_AddNullToObject(o, "sku");
+	if (r->type && esl_label_geometry((uint8_t)r->type, &w, &h, &planes) == 0) {
+		char t[32];
+
+		snprintf(t, sizeof(t), "%ux%u%s", w, h, planes > 1 ? " b/w/red" : " b/w");
+		cJSON_AddStringToObject(o, "type", t);
+	} else {
+		cJSON_AddNullToObject(o, "type");
+	}
+	cJSON_AddStringToObject(o, "state", labeljob_state_name(r->job.state));
+	if (r->shown_known && !r->shown_nfs)
+		json_add_int(o, "shows_price", r->shown_price);
+	else
+		cJSON_AddNullToObject(o, "shows_price");
+	cJSON_AddStringToObject(o, "shown_hash", r->shown_hash);
+	cJSON_AddStringToObject(o, "job_hash", r->job.hash);
+	json_add_int(o, "attempts", r->job.attempts);
+	if (r->job.reason[0])
+		cJSON_AddStringToObject(o, "reason", r->job.reason);
+	else
+		cJSON_AddNullToObject(o, "reason");
+	json_add_int(o, "superseded", r->job.superseded);
+	json_add_int(o, "battery_mv", r->battery_mv);
+	json_add_int(o, "temp_c", r->temp_c);
+	json_add_int(o, "rssi", r->rssi);
+	json_add_int(o, "lqi", r->lqi);
+	cJSON_AddItemToObject(o, "last_seen", ts_or_null(r->last_seen_ms));
+	return o;
+}
+
+static void add_label(void *arg, const struct label_row *r)
+{
+	cJSON *o = label_json(r);
+
+	if (o)
+		cJSON_AddItemToArray(arg, o);
+}
+
+/* What the label should show now, for `labels preview` (shelfctl renders it). */
+static int label_preview(struct shelfd *d, const struct label_row *r, cJSON *out, char *err,
+			 size_t errsz)
+{
+	static uint8_t buf[ESL_IMG_MAX_BYTES];
+	struct label_content c;
+	struct price_row row;
+	struct esl_image img;
+	char hash[LABELJOB_HASH_LEN + 1];
+	int64_t price;
+	bool nfs;
+	int rc;
+	cJSON *o;
+
+	rc = labels_content(d->labels, r, &c, &row);
+	if (rc == -ENOENT) {
+		snprintf(err, errsz, "label %s is not bound to a SKU", r->id);
+		return -EINVAL;
+	}
+	if (rc < 0)
+		return rc;
+	if (!r->type) {
+		snprintf(err, errsz, "label %s has not checked in yet: its type is unknown", r->id);
+		return -EINVAL;
+	}
+	rc = labels_render(d->labels, r, &img, buf, hash, &price, &nfs);
+	if (rc < 0)
+		return rc;
+	cJSON_AddNumberToObject(out, "type_code", r->type);
+	cJSON_AddStringToObject(out, "hash", hash);
+	o = cJSON_AddObjectToObject(out, "content");
+	cJSON_AddStringToObject(o, "sku", c.sku);
+	if (c.name)
+		cJSON_AddStringToObject(o, "name", c.name);
+	json_add_int(o, "price", c.price);
+	json_add_int(o, "regular", c.regular);
+	cJSON_AddStringToObject(o, "currency", c.currency);
+	if (c.unit)
+		cJSON_AddStringToObject(o, "unit", c.unit);
+	json_add_int(o, "promo_until_ms", c.promo_until_ms);
+	cJSON_AddBoolToObject(o, "not_for_sale", c.not_for_sale);
+	return 0;
+}
+
+static int label_arg(const char *s, char id[LABEL_ID_LEN + 1], char *err, size_t errsz)
+{
+	if (!label_id_parse(s, id)) {
+		snprintf(err, errsz, "label ids are 8 hex digits (e.g. E1000001), got \"%.32s\"",
+			 s ? s : "");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int shelfd_cmd_labels(struct shelfd *d, const cJSON *req, cJSON *r, char *err, size_t errsz)
+{
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(req, "args");
+	const char *op = cJSON_GetStringValue(cJSON_GetArrayItem(args, 0));
+	const char *a1 = cJSON_GetStringValue(cJSON_GetArrayItem(args, 1));
+	const char *a2 = cJSON_GetStringValue(cJSON_GetArrayItem(args, 2));
+	int n = cJSON_GetArraySize(args);
+	char id[LABEL_ID_LEN + 1];
+	struct label_row row;
+	int rc;
+
+	if (!op)
+		op = "";
+	if (!strcmp(op, "list") && n == 1) {
+		const char *st =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "state"));
+		enum labeljob_state s = labeljob_state_parse(st);
+		cJSON *arr = cJSON_AddArrayToObject(r, "labels");
+
+		if (st && s == LABELJOB_NONE && strcmp(st, "none")) {
+			snprintf(err, errsz, "--state is one of queued, sent, delivered, failed");
+			return -EINVAL;
+		}
+		rc = labelbook_foreach(d->labelbook, s, add_label, arr);
+		if (rc < 0)
+			return rc;
+		cJSON_AddNumberToObject(r, "count", rc);
+		return 0;
+	}
+	if (!strcmp(op, "refresh") && n == 2 && a1 && !strcmp(a1, "--all")) {
+		rc = labels_refresh(d->labels, NULL);
+		cJSON_AddStringToObject(r, "refreshed", "all");
+		return rc;
+	}
+	if (n >= 2 && (rc = label_arg(a1, id, err, errsz)) < 0)
+		return rc;
+	if (!strcmp(op, "bind") && n == 3 && a2) {
+		if (!a2[0] || strlen(a2) > PRICE_SKU_MAX) {
+			snprintf(err, errsz, "a SKU is 1..%d bytes", PRICE_SKU_MAX);
+			return -EINVAL;
+		}
+		rc = labels_bind(d->labels, id, a2);
+		if (rc < 0)
+			return rc;
+	} else if (!strcmp(op, "unbind") && n == 2) {
+		rc = labels_unbind(d->labels, id);
+		if (rc == -ENOENT)
+			snprintf(err, errsz, "no label %s", id);
+		if (rc < 0)
+			return rc;
+	} else if (!strcmp(op, "refresh") && n == 2) {
+		rc = labels_refresh(d->labels, id);
+		if (rc == -ENOENT)
+			snprintf(err, errsz, "no label %s", id);
+		else if (rc == -EINVAL)
+			snprintf(err, errsz, "label %s is not bound to a SKU", id);
+		if (rc < 0)
+			return rc;
+	} else if ((!strcmp(op, "show") || !strcmp(op, "preview") || !strcmp(op, "flash")) &&
+		   n == 2) {
+		/* handled below, after the lookup */
+	} else {
+		snprintf(err, errsz,
+			 "usage: labels list | show LABEL | bind LABEL SKU | unbind LABEL | "
+			 "flash LABEL | refresh LABEL|--all | preview LABEL");
+		return -EINVAL;
+	}
+	rc = labelbook_get(d->labelbook, id, &row);
+	if (rc == -ENOENT) {
+		snprintf(err, errsz, "no label %s", id);
+		return rc;
+	}
+	if (rc < 0)
+		return rc;
+	if (!strcmp(op, "preview"))
+		return label_preview(d, &row, r, err, errsz);
+	if (!strcmp(op, "flash")) {
+		snprintf(err, errsz, "no ESL base station is configured to flash label %s", id);
+		return -ENODEV;
+	}
+	cJSON_AddItemToObject(r, "label", label_json(&row));
+	return 0;
+}
+
+int shelfd_cmd_integrity(struct shelfd *d, const cJSON *req, cJSON *r, char *err, size_t errsz)
+{
+	return labels_integrity_json(d->labels, r);
 }

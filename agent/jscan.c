@@ -16,7 +16,6 @@
 enum {
 	ST_VALUE, /* a value must come */
 	ST_VALUE_OR_END, /* after '[': a value or ']' */
-	ST_KEY, /* after ',' in an object: a member name */
 	ST_KEY_OR_END, /* after '{': a member name or '}' */
 	ST_COMMA_OR_END, /* after a value inside a container */
 	ST_DONE, /* after the top-level value: only whitespace */
@@ -412,8 +411,6 @@ enum jscan_type jscan_next(struct jscan *s, struct jscan_tok *t)
 			return close_container(s, t);
 		if (c != '"')
 			return fail(s, t, s->pos, "expected a member name (a string) or '}'");
-		return scan_key(s, t);
-	case ST_KEY:
 		return scan_key(s, t);
 	case ST_VALUE_OR_END:
 		if (c == ']')

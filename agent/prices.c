@@ -375,9 +375,13 @@ static int skip(struct parser *ps, const struct jscan_tok *v)
  */
 static int walk_object(struct parser *ps, const struct path *at, member_fn fn, void *arg)
 {
-	struct keyset ks = {0};
+	struct keyset ks; /* not zeroed whole: the inline array is only read below n */
 	struct jscan_tok key, val;
 	int rc, dup;
+
+	ks.n = 0;
+	ks.tab = NULL;
+	ks.mask = 0;
 
 	for (;;) {
 		struct path kp = {at, &key, NULL, 0};

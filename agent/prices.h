@@ -17,7 +17,9 @@
  *   UTF-8 or nesting deeper than PRICE_MAX_DEPTH is ONE error at "" giving
  *   the byte offset (0-based) and what was expected; nothing else is checked;
  * - a key given twice in any object, known or not, at any depth: error at the
- *   later key's path ("items[3].price"), and that value is ignored;
+ *   later key's path ("items[3].price"), and that value is ignored (values
+ *   already in error, like an object where a string belongs, are not looked
+ *   into);
  * - unknown keys are ignored anywhere (HQ adds fields); null for an optional
  *   field means absent, for a required one it is a type error;
  * - id [id]: string, 1..128 bytes of printable ASCII; issued_at: RFC 3339;
@@ -46,11 +48,12 @@
  * - a batch with no item, no SKU to remove and no snapshot: "empty batch"
  *   at "".
  * Errors come in document order, except those only known at the end of an
- * object (a missing field, "regular" below "price" when regular came first,
- * "empty batch"), which follow the errors inside that object.
- * Strings must not contain \u0000 (reported like a control character; in id
- * and currency as not printable). A string with a byte order mark or other
- * non-ASCII text is fine in name and unit.
+ * object, which follow the errors found inside it: a missing field,
+ * "regular" below "price", and at the end of the batch items/remove beside a
+ * snapshot and "empty batch".
+ * \u0000 is refused in every string (as a control character, or as a
+ * character outside the field's set); name and unit may hold any other
+ * Unicode text.
  */
 #ifndef SHELF_PRICES_H
 #define SHELF_PRICES_H

@@ -17,7 +17,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "image.h"
 #include "json.h"
+#include "render.h"
 #include "util.h"
 
 #define DEFAULT_SOCKET "/run/shelfd/ctl.sock"
@@ -37,6 +39,13 @@ static void usage(FILE *f)
 		   "  prices get SKU    the current price of one SKU (and where it came from)\n"
 		   "  prices list [AFTER] [-n N]\n"
 		   "                    live prices in SKU order, N at a time (default 50)\n"
+		   "  labels list [--state queued|sent|delivered|failed]\n"
+		   "  labels show LABEL     one label: binding, state, battery, signal, last seen\n"
+		   "  labels bind LABEL SKU | labels unbind LABEL\n"
+		   "  labels flash LABEL    blink the label's LED to find it on the shelf\n"
+		   "  labels refresh LABEL|--all   send the content again\n"
+		   "  labels preview LABEL --png FILE   what the label should show now\n"
+		   "  integrity         till prices that differ from shelf labels; stale labels\n"
 		   "options:\n"
 		   "  -s SOCKET         control socket (default " DEFAULT_SOCKET
 		   ", or $SHELFCTL_SOCKET)\n"
@@ -281,6 +290,124 @@ static void print_events(const cJSON *d)
 	printf("%.0f event(s)\n", num(d, "count"));
 }
 
+/* labels list | show L | bind L SKU | unbind L | flash L | refresh L|--all | preview L --png F */
+static bool valid_labels_args(const char **args, size_t n, const char *state, const char *png)
+{
+	if (n == 0)
+		return false;
+	if (!strcmp(args[0], "list"))
+		return n == 1 && !png;
+	if (state)
+		return false;
+	if (!strcmp(args[0], "preview"))
+		return n == 2 && png;
+	if (png)
+		return false;
+	if (!strcmp(args[0], "bind"))
+		return n == 3;
+	return n == 2 && (!strcmp(args[0], "show") || !strcmp(args[0], "unbind") ||
+			  !strcmp(args[0], "flash") || !strcmp(args[0], "refresh"));
+}
+
+/*
+ * `labels preview`: shelfd sends the content and its hash; we draw it with
+ * the same renderer and check that we got the same pixels (same hash).
+ */
+static int write_preview(const cJSON *d, const char *path)
+{
+	static uint8_t buf[ESL_IMG_MAX_BYTES];
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(d, "content");
+	struct label_content lc = {0};
+	struct esl_image img;
+	char hash[17];
+	int64_t v;
+	int rc;
+
+	lc.sku = str(c, "sku");
+	lc.name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "name"));
+	lc.currency = str(c, "currency");
+	lc.unit = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "unit"));
+	lc.not_for_sale = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "not_for_sale"));
+	lc.price = json_get_int(c, "price", &v) == 0 ? v : 0;
+	lc.regular = json_get_int(c, "regular", &v) == 0 ? v : -1;
+	lc.promo_until_ms = json_get_int(c, "promo_until_ms", &v) == 0 ? v : 0;
+	rc = render_label((uint8_t)num(d, "type_code"), &lc, &img, buf, sizeof(buf));
+	if (rc < 0) {
+		fprintf(stderr, "shelfctl: cannot draw the label: %s\n", strerror(-rc));
+		return EXIT_FAIL;
+	}
+	snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)esl_img_hash(&img));
+	if (strcmp(hash, str(d, "hash")))
+		fprintf(stderr,
+			"shelfctl: warning: this shelfctl draws %s, shelfd %s "
+			"(different versions?)\n",
+			hash, str(d, "hash"));
+	rc = image_write_png(&img, path);
+	if (rc < 0) {
+		fprintf(stderr, "shelfctl: %s: %s\n", path, strerror(-rc));
+		return EXIT_FAIL;
+	}
+	printf("%s: %ux%u, content %s\n", path, img.width, img.height, hash);
+	return EXIT_OK;
+}
+
+static void print_label_row(const cJSON *o)
+{
+	char shows[32] = "-";
+
+	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, "shows_price")))
+		snprintf(shows, sizeof(shows), "%.0f", num(o, "shows_price"));
+	printf("%-9s %-20s %-16s %-10s %10s %6.0f %5.0f  %-24s %s\n", str(o, "label"),
+	       str(o, "sku"), str(o, "type"), str(o, "state"), shows, num(o, "battery_mv"),
+	       num(o, "rssi"), str(o, "last_seen"), str(o, "reason"));
+}
+
+static void print_labels(const cJSON *d)
+{
+	const cJSON *one = cJSON_GetObjectItemCaseSensitive(d, "label"), *o;
+
+	if (!one && !cJSON_GetObjectItemCaseSensitive(d, "labels")) {
+		printf("ok\n");
+		return;
+	}
+	printf("%-9s %-20s %-16s %-10s %10s %6s %5s  %-24s %s\n", "LABEL", "SKU", "TYPE", "STATE",
+	       "SHOWS", "MV", "RSSI", "LAST_SEEN", "REASON");
+	if (one) {
+		print_label_row(one);
+		printf("content %s (wanted %s), %.0f attempt(s), %.0f superseded, %.0f C, lqi "
+		       "%.0f\n",
+		       str(one, "shown_hash"), str(one, "job_hash"), num(one, "attempts"),
+		       num(one, "superseded"), num(one, "temp_c"), num(one, "lqi"));
+		return;
+	}
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(d, "labels"))
+	{
+		print_label_row(o);
+	}
+	printf("%.0f label(s)\n", num(d, "count"));
+}
+
+static void print_integrity(const cJSON *d)
+{
+	const cJSON *o;
+
+	printf("price mismatches at the till:\n");
+	printf("  %-20s %10s %10s %-11s %-10s %s\n", "SKU", "TILL", "LABEL", "KIND", "TILL_ID",
+	       "RECEIPT");
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(d, "mismatches"))
+	{
+		printf("  %-20s %10.0f %10.0f %-11s %-10s %s\n", str(o, "sku"),
+		       num(o, "till_price"), num(o, "label_price"), str(o, "kind"), str(o, "till"),
+		       str(o, "receipt"));
+	}
+	printf("labels not showing their current price:\n");
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(d, "stale_labels"))
+	{
+		printf("  %-9s %-20s %-10s %s\n", str(o, "label"), str(o, "sku"), str(o, "state"),
+		       str(o, "reason"));
+	}
+}
+
 /* prices get SKU | prices list [AFTER] */
 static bool valid_prices_args(const char **args, size_t n)
 {
@@ -294,6 +421,7 @@ int main(int argc, char **argv)
 	const char *sock = getenv("SHELFCTL_SOCKET");
 	const char *cmd = NULL;
 	const char *args[4];
+	const char *state = NULL, *png = NULL;
 	size_t nargs = 0;
 	bool json = false;
 	long long n = 0;
@@ -332,7 +460,12 @@ int main(int argc, char **argv)
 					argv[i]);
 				return EXIT_USAGE;
 			}
-		} else if (argv[i][0] != '-' && nargs < ARRAY_SIZE(args)) {
+		} else if (!strcmp(argv[i], "--state") && i + 1 < argc) {
+			state = argv[++i];
+		} else if (!strcmp(argv[i], "--png") && i + 1 < argc) {
+			png = argv[++i];
+		} else if ((argv[i][0] != '-' || !strcmp(argv[i], "--all")) &&
+			   nargs < ARRAY_SIZE(args)) {
 			args[nargs++] = argv[i];
 		} else {
 			fprintf(stderr, "shelfctl: unexpected argument \"%s\" for %s\n", argv[i],
@@ -342,13 +475,15 @@ int main(int argc, char **argv)
 		}
 	}
 	if (strcmp(cmd, "status") && strcmp(cmd, "devices") && strcmp(cmd, "outbox") &&
-	    strcmp(cmd, "events") && strcmp(cmd, "prices")) {
+	    strcmp(cmd, "events") && strcmp(cmd, "prices") && strcmp(cmd, "labels") &&
+	    strcmp(cmd, "integrity")) {
 		fprintf(stderr, "shelfctl: unknown command \"%s\"\n", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (strcmp(cmd, "prices") ? nargs > 0 || (n && strcmp(cmd, "events"))
-				  : !valid_prices_args(args, nargs)) {
+	if (!strcmp(cmd, "labels")  ? !valid_labels_args(args, nargs, state, png)
+	    : strcmp(cmd, "prices") ? nargs > 0 || (n && strcmp(cmd, "events")) || state || png
+				    : !valid_prices_args(args, nargs) || state || png) {
 		fprintf(stderr, "shelfctl: wrong arguments for %s\n", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
@@ -357,6 +492,8 @@ int main(int argc, char **argv)
 	cJSON_AddStringToObject(req, "cmd", cmd);
 	if (n)
 		cJSON_AddNumberToObject(req, "n", (double)n);
+	if (state)
+		cJSON_AddStringToObject(req, "state", state);
 	if (nargs) {
 		cJSON *a = cJSON_AddArrayToObject(req, "args");
 
@@ -383,7 +520,9 @@ int main(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	data = cJSON_GetObjectItemCaseSensitive(reply, "data");
-	if (json) {
+	if (png) {
+		exit_code = write_preview(data, png);
+	} else if (json) {
 		char *out;
 
 		json_ints_to_raw(data);
@@ -400,6 +539,10 @@ int main(int argc, char **argv)
 		print_outbox(data);
 	} else if (!strcmp(cmd, "prices")) {
 		print_prices(data);
+	} else if (!strcmp(cmd, "labels")) {
+		print_labels(data);
+	} else if (!strcmp(cmd, "integrity")) {
+		print_integrity(data);
 	} else {
 		print_events(data);
 	}

@@ -186,6 +186,24 @@ static const struct {
 	 " issued_at_ms INTEGER NOT NULL, fleet INTEGER NOT NULL, body BLOB NOT NULL);"
 	 "CREATE INDEX scheduled_due ON scheduled(effective_at_ms);",
 	 NULL},
+	/*
+	 * v4: shelf labels (labelbook.c): binding, what each label reported,
+	 * and its delivery job (job_state is enum labeljob_state; 1 = queued).
+	 */
+	{"CREATE TABLE labels(id TEXT PRIMARY KEY, sku TEXT, type INTEGER NOT NULL DEFAULT 0,"
+	 " battery_mv INTEGER NOT NULL DEFAULT 0, temp_c INTEGER NOT NULL DEFAULT 0,"
+	 " rssi INTEGER NOT NULL DEFAULT 0, lqi INTEGER NOT NULL DEFAULT 0,"
+	 " shown_hash TEXT NOT NULL DEFAULT '', shown_price INTEGER,"
+	 " shown_nfs INTEGER NOT NULL DEFAULT 0, last_seen_ms INTEGER NOT NULL DEFAULT 0,"
+	 " checkin_ms INTEGER NOT NULL DEFAULT 0, bound_ms INTEGER NOT NULL DEFAULT 0,"
+	 " job_hash TEXT NOT NULL DEFAULT '', job_state INTEGER NOT NULL DEFAULT 0,"
+	 " job_attempts INTEGER NOT NULL DEFAULT 0, job_next_ms INTEGER NOT NULL DEFAULT 0,"
+	 " job_sent_ms INTEGER NOT NULL DEFAULT 0, job_reason TEXT NOT NULL DEFAULT '',"
+	 " job_superseded INTEGER NOT NULL DEFAULT 0, job_price INTEGER NOT NULL DEFAULT 0,"
+	 " job_nfs INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+	 "CREATE INDEX labels_sku ON labels(sku) WHERE sku IS NOT NULL;"
+	 "CREATE INDEX labels_due ON labels(job_next_ms) WHERE job_state = 1;",
+	 NULL},
 };
 
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))

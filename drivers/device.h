@@ -39,6 +39,12 @@ struct device_host {
 	int (*emit_text)(void *arg, struct device *d, const char *type, const char *members,
 			 size_t len, int64_t ts_ms, const char *what, const char *ref,
 			 int64_t total);
+	/*
+	 * A sale line that was just recorded (by emit_text): the till charged
+	 * @unit_price for @sku on @receipt. For price integrity. May be NULL.
+	 */
+	void (*sale_line)(void *arg, struct device *d, const char *receipt, const char *sku,
+			  int64_t unit_price);
 	void *arg;
 };
 

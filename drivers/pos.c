@@ -45,6 +45,7 @@ struct parse {
 	size_t skip; /* bytes skipped before p (the BOM), for offsets in messages */
 	struct dynbuf *out;
 	struct pos_err *err;
+	struct pos_summary *sum; /* may be NULL */
 	long idx; /* lines[idx] being checked, -1 for the top level */
 };
 
@@ -385,6 +386,13 @@ static int parse_sale_line(struct parse *ps, struct jscan *s, const struct jscan
 			return -EINVAL;
 		}
 	}
+	if (ps->sum && ps->sum->items && i < ps->sum->items_cap) {
+		struct pos_item *it = &ps->sum->items[i];
+
+		memcpy(it->sku, sku, strlen(sku) + 1);
+		it->unit_price = price;
+		ps->sum->n_items = i + 1;
+	}
 	if ((rc = out_add(ps, i ? ",{" : "{", i ? 2 : 1)) ||
 	    (rc = out_str(ps, "\"sku\":", &f[L_SKU].v, sku)) ||
 	    (rc = out_add(ps, ",\"qty\":", 7)) || (rc = out_int(ps, qty)) ||
@@ -542,7 +550,10 @@ int pos_parse_line(const char *line, size_t len, struct dynbuf *out, struct pos_
 	ps.n = len;
 	ps.out = out;
 	ps.err = err;
+	ps.sum = sum;
 	ps.idx = -1;
+	if (sum)
+		sum->n_items = 0;
 	if (len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0)
 		ps.skip = 3; /* a byte order mark, as some Windows POS software writes */
 	ps.p += ps.skip;

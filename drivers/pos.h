@@ -48,12 +48,22 @@ struct pos_err {
 	char msg[160]; /* what is wrong, e.g. "must be an integer (minor units), got 12.9" */
 };
 
-/* What the daemon keeps about a sale for `shelfctl events`. */
+/* One sale line as the till charged it (for price integrity). */
+struct pos_item {
+	char sku[POS_STR_MAX + 1];
+	int64_t unit_price;
+};
+
+/* What the daemon keeps about a sale for `shelfctl events` and integrity. */
 struct pos_summary {
 	const char *kind; /* "sale", "refund" or "void" (static) */
 	char receipt[POS_STR_MAX + 1];
 	int64_t total;
 	int64_t ts_ms; /* the POS timestamp, 0 when the line has none */
+	/* Caller-provided: filled with the first items_cap lines (NULL: not wanted). */
+	struct pos_item *items;
+	size_t items_cap;
+	size_t n_items;
 };
 
 /*

@@ -15,6 +15,7 @@
 struct pos_priv {
 	struct serdev sd;
 	struct dynbuf rec; /* the record of the current line, reused */
+	struct pos_item items[POS_LINES_MAX]; /* its lines, for price integrity */
 };
 
 static bool blank(const char *line, size_t len)
@@ -43,6 +44,8 @@ static void pos_on_line(struct serdev *s, const char *line, size_t len, uint64_t
 	if (blank(line, len))
 		return;
 	dynbuf_reset(&p->rec);
+	sum.items = d->host->sale_line ? p->items : NULL;
+	sum.items_cap = POS_LINES_MAX;
 	if (pos_parse_line(line, len, &p->rec, &sum, &err) < 0) {
 		device_error(d, "line %llu: %s%s%s", (unsigned long long)line_no, err.at,
 			     err.at[0] ? ": " : "", err.msg);
@@ -56,6 +59,11 @@ static void pos_on_line(struct serdev *s, const char *line, size_t len, uint64_t
 		return;
 	}
 	d->st.lines_ok++;
+	if (sum.items) {
+		for (size_t i = 0; i < sum.n_items; i++)
+			d->host->sale_line(d->host->arg, d, sum.receipt, p->items[i].sku,
+					   p->items[i].unit_price);
+	}
 }
 
 static int pos_start(struct device *d)
