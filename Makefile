@@ -65,6 +65,15 @@ $(FUZZ_POS): $(B)/tests/fuzz/fuzz_pos.o $(B)/tests/fuzz/fuzz_main.o \
 		$(addprefix $(B)/,drivers/pos.o agent/jscan.o $(UTIL_OBJS))
 	$(CC) $(LDFLAGS) -o $@ $^ -lcjson
 
+$(B)/tests/fuzz_prices: $(B)/tests/fuzz/fuzz_prices.o \
+		$(addprefix $(B)/,agent/prices.o agent/jscan.o $(UTIL_OBJS))
+	$(CC) $(LDFLAGS) -o $@ $^
+
+# The price-batch parser's timing and allocation bench (make bench runs it).
+$(B)/tests/prices_parse: $(B)/tests/bench/prices_parse.o \
+		$(addprefix $(B)/,agent/prices.o agent/jscan.o $(UTIL_OBJS))
+	$(CC) $(LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free -o $@ $^
+
 unit: $(UNIT_BINS)
 
 deps:
@@ -72,7 +81,7 @@ deps:
 
 # make test: every unit test, the fuzz smoke run, then the black-box scenarios.
 test: deps
-	$(MAKE) check-format all unit $(FUZZ_POS)
+	$(MAKE) check-format all unit $(FUZZ_POS) $(B)/tests/fuzz_prices
 	tests/run-all $(B)
 
 asan: deps

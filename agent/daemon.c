@@ -19,7 +19,7 @@
 #include "util.h"
 
 #define EVENT_BODY_MAX (1024 * 1024)
-#define COMMIT_WINDOW_MS 5 /* see before_sleep() */
+#define COMMIT_WINDOW_MS 10 /* see before_sleep() */
 #define COMMIT_MAX_EVENTS 2000
 #define COMMIT_LOAD_RATE 2000 /* events/s */
 

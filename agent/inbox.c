@@ -229,6 +229,11 @@ static void on_prices(struct inbox *ib, const char *payload, size_t len, bool fl
 		return;
 	}
 	rc = price_batch_parse(payload, len, &b, errs);
+	if (rc == -ENOMEM) {
+		/* Not the batch's fault: no ack, HQ sends it again. */
+		fail(ib, b.id[0] ? b.id : "(no id)", rc);
+		goto out;
+	}
 	if (rc == 0 && fleet && !names_us(ib, &b)) {
 		log_debug("prices: fleet batch %s is for other stores", b.id);
 		ib->st.ignored++;
