@@ -3,6 +3,8 @@
 # technician tool esl-tool, their unit tests) and the `firmware` target,
 # which builds the Cortex-M image with firmware/Makefile (arm-none-eabi).
 
+CPPFLAGS += -Ifirmware/bs
+
 ESL_PROTO_OBJS := firmware/proto/esl_proto.o firmware/proto/esl_link.o
 ESL_BS_OBJS := firmware/bs/bs_core.o $(ESL_PROTO_OBJS)
 
@@ -31,10 +33,10 @@ esl: $(BUILD)/esl-emu $(BUILD)/esl-tool
 
 # The Cortex-M image (nRF52840); prints arm-none-eabi-size.
 firmware:
-	$(MAKE) -C firmware
+	$(MAKE) -C firmware O=$(abspath $(BUILD))/mcu
 
 firmware-clean:
-	$(MAKE) -C firmware clean
+	$(MAKE) -C firmware O=$(abspath $(BUILD))/mcu clean
 
 format-firmware:
 	clang-format -i firmware/proto/*.[ch] firmware/bs/*.[ch] firmware/emu/*.[ch] \

@@ -530,8 +530,8 @@ static bool send_checkins(struct bs *bs)
 	unsigned n = 0;
 	int len;
 
-	if (!bs->ciq_n ||
-	    (bs->ciq_n < ESL_CHECKIN_MAX && !reached(bs->now, bs->ciq_since + BS_CHECKIN_LINGER_MS)))
+	if (!bs->ciq_n || (bs->ciq_n < ESL_CHECKIN_MAX &&
+			   !reached(bs->now, bs->ciq_since + BS_CHECKIN_LINGER_MS)))
 		return false;
 	while (bs->ciq_n && n < ESL_CHECKIN_MAX) {
 		bs->batch[n++] = bs->ciq[bs->ciq_head];
@@ -556,17 +556,18 @@ static bool send_replay(struct bs *bs)
 		const struct bs_label *l = &bs->labels[bs->replay++];
 		uint32_t age = (bs->now - l->last_ms) / 1000;
 
-		bs->batch[n++] = (struct esl_checkin){.label = l->id,
-						      .type = l->type,
-						      .page = l->page,
-						      .fw = l->fw,
-						      .battery_mv = l->battery_mv,
-						      .temp_c = l->temp_c,
-						      .rssi = l->rssi,
-						      .lqi = l->lqi,
-						      .flags = (uint8_t)(l->flags | ESL_CI_REPLAY),
-						      .age_s = age > 0xFFFF ? 0xFFFF : (uint16_t)age,
-						      .hash = l->hash};
+		bs->batch[n++] =
+			(struct esl_checkin){.label = l->id,
+					     .type = l->type,
+					     .page = l->page,
+					     .fw = l->fw,
+					     .battery_mv = l->battery_mv,
+					     .temp_c = l->temp_c,
+					     .rssi = l->rssi,
+					     .lqi = l->lqi,
+					     .flags = (uint8_t)(l->flags | ESL_CI_REPLAY),
+					     .age_s = age > 0xFFFF ? 0xFFFF : (uint16_t)age,
+					     .hash = l->hash};
 	}
 	if ((unsigned)bs->replay >= bs->nlabels)
 		bs->replay = -1;

@@ -78,7 +78,8 @@ static uint32_t rto(const struct esl_link *l, uint8_t retries, uint32_t queued_b
 {
 	uint32_t t = (uint32_t)l->cfg.rto_ms << (retries < 3 ? retries : 3);
 
-	return t + (uint32_t)(((uint64_t)queued_bytes * l->cfg.byte_us + 999) / 1000);
+	/* queued_bytes <= window * ESL_FRAME_MAX, so this fits in 32 bits (no libgcc division) */
+	return t + (queued_bytes * l->cfg.byte_us + 999u) / 1000u;
 }
 
 /* Bytes of unacked frames from tx_base up to and including @seq. */

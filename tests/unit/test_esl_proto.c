@@ -110,6 +110,28 @@ static void test_frame_layout(void **state)
 	assert_int_equal(esl_get16(buf + 15), esl_crc16(0xFFFF, buf + 1, 14));
 }
 
+/* The examples in PROTOCOL.md §2, byte for byte. */
+static void test_protocol_md_examples(void **state)
+{
+	const uint8_t hello_want[] = {0xa5, 0x10, 0x00, 0x00, 0x34, 0x12, 0x00, 0x00,
+				      0x08, 0x00, 0xd1, 0xab, 0x01, 0x01, 0x08, 0x00,
+				      0x2d, 0x00, 0x00, 0x00, 0x3b, 0xf3};
+	const uint8_t ack_want[] = {0xa5, 0x01, 0x00, 0x01, 0x78, 0x56, 0x34,
+				    0x12, 0x00, 0x00, 0x42, 0x10, 0x6a, 0x12};
+	struct esl_hello h = {1, 1, 8, 0x2d};
+	uint8_t pl[ESL_HELLO_LEN], buf[64];
+	struct esl_frame f = {
+		.type = ESL_T_HELLO, .sid = 0x1234, .len = ESL_HELLO_LEN, .payload = pl};
+
+	(void)state;
+	assert_int_equal(esl_enc_hello(pl, sizeof(pl), &h), ESL_HELLO_LEN);
+	assert_int_equal(esl_frame_encode(&f, buf, sizeof(buf)), sizeof(hello_want));
+	assert_memory_equal(buf, hello_want, sizeof(hello_want));
+	f = (struct esl_frame){.type = ESL_T_ACK, .ack = 1, .sid = 0x5678, .psid = 0x1234};
+	assert_int_equal(esl_frame_encode(&f, buf, sizeof(buf)), sizeof(ack_want));
+	assert_memory_equal(buf, ack_want, sizeof(ack_want));
+}
+
 static void test_frame_roundtrip_all_types(void **state)
 {
 	static uint8_t buf[ESL_FRAME_MAX];
@@ -620,6 +642,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crc_vector),
 		cmocka_unit_test(test_frame_layout),
+		cmocka_unit_test(test_protocol_md_examples),
 		cmocka_unit_test(test_frame_roundtrip_all_types),
 		cmocka_unit_test(test_encode_errors),
 		cmocka_unit_test(test_split_feeds),
