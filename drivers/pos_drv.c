@@ -33,7 +33,7 @@ static void pos_on_line(struct serdev *s, const char *line, size_t len, uint64_t
 	struct device *d = s->dev;
 	struct pos_priv *p = d->priv;
 	struct pos_err err = {{0}, {0}};
-	struct pos_summary sum;
+	struct pos_summary sum = {0};
 	int rc;
 
 	if (too_long) {

@@ -45,7 +45,7 @@ void fuzz_pos_stats(unsigned long *accepted, unsigned long *rejected)
  */
 static cJSON *parse_tree(const char *line, size_t len, int64_t *ts_ms, struct pos_err *err)
 {
-	struct pos_summary sum;
+	struct pos_summary sum = {0};
 	struct dynbuf d;
 	cJSON *out = NULL;
 

@@ -26,7 +26,7 @@
  */
 static cJSON *parse_tree(const char *line, size_t len, int64_t *ts_ms, struct pos_err *err)
 {
-	struct pos_summary sum;
+	struct pos_summary sum = {0};
 	struct dynbuf d;
 	cJSON *out = NULL;
 
@@ -577,9 +577,39 @@ static void test_null_args(void **state)
 	assert_null(parse_tree("{", 1, NULL, NULL));
 }
 
+/* The sale lines as charged, for price integrity: the first items_cap of them. */
+static void test_items_summary(void **state)
+{
+	const char *line = "{\"type\":\"sale\",\"receipt\":\"R-9\",\"lines\":["
+			   "{\"sku\":\"A\",\"qty\":2,\"unit_price\":150},"
+			   "{\"sku\":\"B\\u0042\",\"qty\":1,\"unit_price\":99,\"amount\":99},"
+			   "{\"sku\":\"C\",\"qty\":1,\"unit_price\":5}],\"total\":404}";
+	struct pos_item items[2];
+	struct pos_summary sum = {.items = items, .items_cap = 2};
+	struct pos_err err;
+	struct dynbuf d;
+
+	dynbuf_init(&d, 4096);
+	assert_int_equal(pos_parse_line(line, strlen(line), &d, &sum, &err), 0);
+	assert_int_equal(sum.n_items, 2);
+	assert_string_equal(items[0].sku, "A");
+	assert_int_equal(items[0].unit_price, 150);
+	assert_string_equal(items[1].sku, "BB");
+	assert_int_equal(items[1].unit_price, 99);
+	assert_string_equal(sum.kind, "sale");
+	assert_string_equal(sum.receipt, "R-9");
+	assert_int_equal(sum.total, 404);
+	/* Not wanted: nothing is written through a NULL items pointer. */
+	sum.items = NULL;
+	assert_int_equal(pos_parse_line(line, strlen(line), &d, &sum, &err), 0);
+	assert_int_equal(sum.n_items, 0);
+	dynbuf_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_items_summary),
 		cmocka_unit_test(test_valid_sale),
 		cmocka_unit_test(test_several_lines_and_amount),
 		cmocka_unit_test(test_refund_void),
