@@ -5,7 +5,7 @@ include config.mk
 
 UTIL_OBJS := agent/util.o agent/log.o
 DRIVER_OBJS := drivers/device.o drivers/linebuf.o drivers/pos.o drivers/serial.o drivers/serdev.o \
-	drivers/pos_drv.o
+	drivers/pos_drv.o drivers/esl.o firmware/proto/esl_proto.o firmware/proto/esl_link.o
 AGENT_OBJS := agent/main.o agent/daemon.o agent/loop.o agent/config.o agent/store.o \
 	agent/batch.o agent/hqlink.o agent/ctl.o agent/json.o agent/pricebook.o agent/inbox.o \
 	agent/daemon_prices.o agent/prices.o agent/jscan.o agent/labeljob.o agent/labelbook.o \

@@ -397,6 +397,33 @@ static int cmd_status(struct shelfd *d, cJSON *r)
 	return 0;
 }
 
+static void add_esl_stats(const struct device *dev, cJSON *o)
+{
+	struct esl_stats st;
+	char boot[16];
+
+	esl_get_stats(dev, &st);
+	snprintf(boot, sizeof(boot), "%08x", st.boot_id);
+	cJSON_AddBoolToObject(o, "ready", st.ready);
+	cJSON_AddStringToObject(o, "boot_id", boot);
+	cJSON_AddNumberToObject(o, "station_labels", st.station_labels);
+	cJSON_AddNumberToObject(o, "in_flight", st.in_flight);
+	cJSON_AddNumberToObject(o, "images_sent", (double)st.images_sent);
+	cJSON_AddNumberToObject(o, "delivered", (double)st.delivered);
+	cJSON_AddNumberToObject(o, "failed", (double)st.failed);
+	cJSON_AddNumberToObject(o, "already", (double)st.already);
+	cJSON_AddNumberToObject(o, "resumes", (double)st.resumes);
+	cJSON_AddNumberToObject(o, "busy", (double)st.busy);
+	cJSON_AddNumberToObject(o, "station_resets", (double)st.station_resets);
+	cJSON_AddNumberToObject(o, "link_failures", (double)st.link_failures);
+	cJSON_AddNumberToObject(o, "checkins", (double)st.checkins);
+	cJSON_AddNumberToObject(o, "flashes", (double)st.flashes);
+	cJSON_AddNumberToObject(o, "bytes_out", (double)st.bytes_out);
+	cJSON_AddNumberToObject(o, "bytes_in", (double)st.bytes_in);
+	cJSON_AddNumberToObject(o, "garbage_in", (double)st.garbage_in);
+	cJSON_AddNumberToObject(o, "crc_errors", (double)st.crc_errors);
+}
+
 static int cmd_devices(struct shelfd *d, cJSON *r)
 {
 	cJSON *arr = cJSON_AddArrayToObject(r, "devices");
@@ -425,6 +452,8 @@ static int cmd_devices(struct shelfd *d, cJSON *r)
 			cJSON_AddNullToObject(o, "last_error");
 		cJSON_AddItemToObject(o, "last_error_at", ts_item(dev->st.last_error_ms));
 		cJSON_AddItemToObject(o, "last_seen", ts_item(dev->st.last_seen_ms));
+		if (dev->conf->kind == DEV_ESL && dev->ops)
+			add_esl_stats(dev, cJSON_AddObjectToObject(o, "esl"));
 	}
 	cJSON_AddNumberToObject(r, "count", (double)d->n_devices);
 	return 0;
@@ -639,6 +668,8 @@ int shelfd_init(struct shelfd *d, const char *config_path, struct config *conf)
 		dev->host = &d->host;
 		dev->ops = device_ops_for(dev->conf->kind);
 		d->n_devices++;
+		if (dev->conf->kind == DEV_ESL)
+			shelfd_attach_esl(d, dev);
 		if (!dev->ops) {
 			log_warn("device %s: kind %s is not supported by this build yet; ignored",
 				 dev->conf->name, dev_kind_name(dev->conf->kind));

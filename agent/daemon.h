@@ -13,6 +13,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "device.h"
+#include "esl.h"
 #include "hqlink.h"
 #include "inbox.h"
 #include "labels.h"
@@ -45,6 +46,8 @@ struct shelfd {
 	struct labelbook *labelbook;
 	struct labels *labels;
 	struct labels_host labels_host;
+	struct esl_host esl_host;
+	struct device *esl_dev; /* the ESL base station, if one is configured */
 	struct ctl *ctl;
 	struct device_host host;
 	struct device devices[CONF_MAX_DEVICES];
@@ -91,6 +94,8 @@ void shelfd_prices_fini(struct shelfd *d);
 int shelfd_cmd_prices(struct shelfd *d, const cJSON *req, cJSON *r, char *err, size_t errsz);
 void shelfd_prices_status(struct shelfd *d, cJSON *r);
 int shelfd_cmd_labels(struct shelfd *d, const cJSON *req, cJSON *r, char *err, size_t errsz);
+/* daemon_prices.c: what a device of kind esl needs (before its start). */
+void shelfd_attach_esl(struct shelfd *d, struct device *dev);
 int shelfd_cmd_integrity(struct shelfd *d, const cJSON *req, cJSON *r, char *err, size_t errsz);
 /* daemon.c: commit now (the inbox applies HQ messages in their own transaction). */
 int shelfd_commit(struct shelfd *d);

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon.h"
@@ -41,6 +42,98 @@ static int labels_emit(void *arg, const char *type, cJSON *body)
 	return shelfd_emit(arg, "shelfd", type, body, 0);
 }
 
+static void host_kick(void *arg)
+{
+	struct shelfd *d = arg;
+
+	esl_kick(d->esl_dev);
+}
+
+/* --- the ESL driver's host: the label reconciler --- */
+
+static void hash_hex(uint64_t h, char out[LABELJOB_HASH_LEN + 1])
+{
+	snprintf(out, LABELJOB_HASH_LEN + 1, "%016llx", (unsigned long long)h);
+}
+
+static int esl_take_job(void *arg, struct esl_job *job, uint8_t *buf)
+{
+	struct shelfd *d = arg;
+	struct label_row r;
+	int rc = labels_take_job(d->labels, &r, &job->img, buf);
+
+	if (rc <= 0)
+		return rc;
+	str_copy(job->label, sizeof(job->label), r.id);
+	job->type = (uint8_t)r.type;
+	job->hash = strtoull(r.job.hash, NULL, 16);
+	return 1;
+}
+
+static void esl_result(void *arg, const char *label, uint64_t hash, bool delivered,
+		       const char *reason, bool retryable)
+{
+	struct shelfd *d = arg;
+	char hex[LABELJOB_HASH_LEN + 1];
+
+	hash_hex(hash, hex);
+	labels_result(d->labels, label, hex, delivered, reason, retryable);
+}
+
+static void esl_checkin(void *arg, const struct esl_checkin_report *c)
+{
+	struct shelfd *d = arg;
+	char hex[LABELJOB_HASH_LEN + 1];
+	struct label_checkin ci = {
+		.id = c->label,
+		.type = c->type,
+		.battery_mv = c->battery_mv,
+		.temp_c = c->temp_c,
+		.rssi = c->rssi,
+		.lqi = c->lqi,
+		.now_ms = now_wall_ms(),
+	};
+
+	if (c->hash) {
+		hash_hex(c->hash, hex);
+		ci.shown_hash = hex;
+	}
+	labels_checkin(d->labels, &ci);
+}
+
+static void esl_reset(void *arg)
+{
+	struct shelfd *d = arg;
+
+	labels_link_reset(d->labels);
+}
+
+static void esl_flash_result(void *arg, const char *label, bool ok, const char *reason)
+{
+	if (ok)
+		log_info("label %s: flashed", label);
+	else
+		log_warn("label %s: flash failed: %s", label, reason);
+}
+
+void shelfd_attach_esl(struct shelfd *d, struct device *dev)
+{
+	if (d->esl_dev) {
+		log_warn("device %s: only one ESL base station is supported; %s is used",
+			 dev->conf->name, d->esl_dev->conf->name);
+		dev->ops = NULL;
+		return;
+	}
+	d->esl_host.arg = d;
+	d->esl_host.take_job = esl_take_job;
+	d->esl_host.result = esl_result;
+	d->esl_host.checkin = esl_checkin;
+	d->esl_host.reset = esl_reset;
+	d->esl_host.flash_result = esl_flash_result;
+	dev->kind_host = &d->esl_host;
+	d->esl_dev = dev;
+}
+
 static void on_hq_message(void *arg, const char *topic, const void *payload, size_t len)
 {
 	struct shelfd *d = arg;
@@ -68,7 +161,7 @@ int shelfd_prices_init(struct shelfd *d)
 	d->labels_host.arg = d;
 	d->labels_host.emit = labels_emit;
 	d->labels_host.commit = host_commit;
-	d->labels_host.kick = NULL; /* the ESL driver hooks in here */
+	d->labels_host.kick = host_kick;
 	rc = labels_new(d->loop, d->store, d->prices, d->labelbook, &d->labels_host, 0, &d->labels);
 	if (rc < 0) {
 		log_err("labels: %s", strerror(-rc));
@@ -390,8 +483,19 @@ int shelfd_cmd_labels(struct shelfd *d, const cJSON *req, cJSON *r, char *err, s
 	if (!strcmp(op, "preview"))
 		return label_preview(d, &row, r, err, errsz);
 	if (!strcmp(op, "flash")) {
-		snprintf(err, errsz, "no ESL base station is configured to flash label %s", id);
-		return -ENODEV;
+		if (!d->esl_dev) {
+			snprintf(err, errsz, "no ESL base station is configured");
+			return -ENODEV;
+		}
+		rc = esl_flash(d->esl_dev, id);
+		if (rc == -ENOTCONN)
+			snprintf(err, errsz, "the ESL base station is not connected");
+		else if (rc == -ENOSPC)
+			snprintf(err, errsz, "too many flash requests pending; try again");
+		if (rc < 0)
+			return rc;
+		cJSON_AddStringToObject(r, "flash", id);
+		return 0;
 	}
 	cJSON_AddItemToObject(r, "label", label_json(&row));
 	return 0;

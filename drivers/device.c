@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "device.h"
+#include "esl.h"
 #include "log.h"
 #include "util.h"
 
@@ -13,6 +14,8 @@ const struct device_ops *device_ops_for(enum dev_kind kind)
 	switch (kind) {
 	case DEV_POS:
 		return &pos_ops;
+	case DEV_ESL:
+		return &esl_ops;
 	default:
 		return NULL;
 	}

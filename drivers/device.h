@@ -74,6 +74,8 @@ struct device {
 	const struct device_conf *conf;
 	const struct device_ops *ops;
 	const struct device_host *host;
+	/* What a kind needs beyond device_host (esl: struct esl_host), set before start. */
+	const void *kind_host;
 	void *priv;
 	struct device_stats st;
 };

@@ -62,7 +62,9 @@ static void serdev_lost(struct serdev *s, const char *why)
 		close(s->fd);
 		s->fd = -1;
 	}
-	linebuf_reset(&s->lb);
+	if (!s->raw)
+		linebuf_reset(&s->lb);
+	s->want_write = false;
 	set_state(s, DEVICE_DOWN);
 	device_note(d, "%s", why);
 	if (!s->announced_down) {
@@ -73,6 +75,22 @@ static void serdev_lost(struct serdev *s, const char *why)
 	} else
 		log_debug("device %s: still down: %s", d->conf->name, why);
 	schedule_retry(s);
+	if (s->raw && s->raw->state)
+		s->raw->state(s, false);
+}
+
+void serdev_fail(struct serdev *s, const char *why)
+{
+	if (s->fd >= 0)
+		serdev_lost(s, why);
+}
+
+void serdev_want_write(struct serdev *s, bool on)
+{
+	if (s->fd < 0 || s->want_write == on)
+		return;
+	if (loop_mod_fd(s->dev->host->loop, s->fd, EPOLLIN | (on ? EPOLLOUT : 0)) == 0)
+		s->want_write = on;
 }
 
 static void line_thunk(void *arg, const char *line, size_t len, uint64_t line_no, bool too_long)
@@ -88,6 +106,13 @@ static void serdev_readable(struct loop *l, int fd, uint32_t events, void *arg)
 	char buf[16384];
 	size_t budget = SERDEV_READ_BUDGET;
 
+	if ((events & EPOLLOUT) && s->raw && s->raw->writable) {
+		s->raw->writable(s);
+		if (s->fd != fd)
+			return; /* the callback gave up on the port */
+	}
+	if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+		return;
 	while (budget > 0) {
 		ssize_t n = serial_read(fd, buf, sizeof(buf));
 		char why[160];
@@ -102,7 +127,13 @@ static void serdev_readable(struct loop *l, int fd, uint32_t events, void *arg)
 			return;
 		}
 		s->dev->st.last_seen_ms = now_wall_ms();
-		linebuf_feed(&s->lb, buf, (size_t)n, line_thunk, s);
+		if (s->raw) {
+			s->raw->bytes(s, (const uint8_t *)buf, (size_t)n);
+			if (s->fd != fd)
+				return; /* the protocol closed the port */
+		} else {
+			linebuf_feed(&s->lb, buf, (size_t)n, line_thunk, s);
+		}
 		/* The line callback never closes the port, so fd is still ours. */
 		budget -= (size_t)n > budget ? budget : (size_t)n;
 	}
@@ -130,6 +161,7 @@ static void serdev_try_open(struct loop *l, void *arg)
 		return;
 	}
 	s->fd = fd;
+	s->want_write = false;
 	s->backoff_ms = SERDEV_BACKOFF_MIN_MS;
 	set_state(s, DEVICE_OPEN);
 	log_info("device %s: opened %s at %u baud", d->conf->name, d->conf->port, d->conf->baud);
@@ -138,6 +170,8 @@ static void serdev_try_open(struct loop *l, void *arg)
 		d->st.reconnects++;
 		emit_state_alert(s, "device_up", NULL);
 	}
+	if (s->raw && s->raw->state)
+		s->raw->state(s, true);
 }
 
 int serdev_start(struct serdev *s, struct device *d, size_t max_line, serdev_line_cb on_line)
@@ -159,6 +193,19 @@ int serdev_start(struct serdev *s, struct device *d, size_t max_line, serdev_lin
 	return 0;
 }
 
+int serdev_start_raw(struct serdev *s, struct device *d, const struct serdev_raw_ops *ops)
+{
+	memset(s, 0, sizeof(*s));
+	s->dev = d;
+	s->raw = ops;
+	s->fd = -1;
+	s->backoff_ms = SERDEV_BACKOFF_MIN_MS;
+	d->st.state = DEVICE_DOWN;
+	d->st.state_since_ms = now_wall_ms();
+	serdev_try_open(d->host->loop, s);
+	return 0;
+}
+
 void serdev_stop(struct serdev *s)
 {
 	struct loop *l;
@@ -173,5 +220,6 @@ void serdev_stop(struct serdev *s)
 		close(s->fd);
 		s->fd = -1;
 	}
-	linebuf_free(&s->lb);
+	if (!s->raw)
+		linebuf_free(&s->lb);
 }

@@ -27,9 +27,23 @@ struct serdev;
 typedef void (*serdev_line_cb)(struct serdev *s, const char *line, size_t len, uint64_t line_no,
 			       bool too_long);
 
+/*
+ * Raw mode (binary protocols, the ESL link): bytes as they come, and the
+ * port's comings and goings. @open is true after a successful (re)open, false
+ * when the port was lost; writable is called on EPOLLOUT once requested with
+ * serdev_want_write().
+ */
+struct serdev_raw_ops {
+	void (*bytes)(struct serdev *s, const uint8_t *p, size_t n);
+	void (*state)(struct serdev *s, bool open);
+	void (*writable)(struct serdev *s);
+};
+
 struct serdev {
 	struct device *dev;
 	serdev_line_cb on_line;
+	const struct serdev_raw_ops *raw; /* raw mode when set */
+	bool want_write;
 	int fd;
 	int retry_timer;
 	unsigned backoff_ms;
@@ -39,6 +53,16 @@ struct serdev {
 
 /* Start @s for @d: allocate the line buffer, try to open now. Returns 0 or -ENOMEM. */
 int serdev_start(struct serdev *s, struct device *d, size_t max_line, serdev_line_cb on_line);
+/* Start in raw mode (no line splitting). Returns 0. */
+int serdev_start_raw(struct serdev *s, struct device *d, const struct serdev_raw_ops *ops);
+/* Ask for (or stop asking for) the writable callback. */
+void serdev_want_write(struct serdev *s, bool on);
+/*
+ * The port failed while writing (or the protocol gave up on it): close it and
+ * reconnect with backoff, like a hang-up. @why goes into the device's
+ * last_error and the device_down alert.
+ */
+void serdev_fail(struct serdev *s, const char *why);
 /* Close the port, cancel retries, free the buffer. */
 void serdev_stop(struct serdev *s);
 
