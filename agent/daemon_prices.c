@@ -37,6 +37,20 @@ static void host_changed(void *arg, const char *sku)
 	labels_sku_changed(d->labels, sku);
 }
 
+static int host_bind(void *arg, const char *label, const char *sku)
+{
+	struct shelfd *d = arg;
+
+	return labels_bind_in_txn(d->labels, label, sku);
+}
+
+static int host_unbind(void *arg, const char *label)
+{
+	struct shelfd *d = arg;
+
+	return labels_unbind_in_txn(d->labels, label);
+}
+
 static int labels_emit(void *arg, const char *type, cJSON *body)
 {
 	return shelfd_emit(arg, "shelfd", type, body, 0);
@@ -153,6 +167,8 @@ int shelfd_prices_init(struct shelfd *d)
 	d->inbox_host.note = host_note;
 	d->inbox_host.commit = host_commit;
 	d->inbox_host.changed = host_changed;
+	d->inbox_host.bind = host_bind;
+	d->inbox_host.unbind = host_unbind;
 	rc = labelbook_open(d->store, &d->labelbook);
 	if (rc < 0) {
 		log_err("labels: cannot open the label tables: %s", strerror(-rc));

@@ -18,6 +18,7 @@
 #define INBOX_TOPIC_MAX 256
 #define INBOX_RECHECK_MS 60000 /* re-arm the schedule timer at most this far ahead */
 #define ACK_MAX (256 * 1024)
+#define CMD_BIND_MAX 20000
 #define CHANGED_MAX ((size_t)PRICE_MAX_ITEMS * (PRICE_SKU_MAX + 1) * 2)
 
 enum topic_kind { T_OTHER, T_PRICES, T_CMD };
@@ -333,7 +334,133 @@ static char *one_error(const char *at, const char *msg)
 	return out;
 }
 
-/* Commands: {"id","issued_at","action",...}. No action is implemented yet. */
+static bool sku_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > PRICE_SKU_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static bool label_ok(const char *s)
+{
+	if (strlen(s) != 8)
+		return false;
+	for (int i = 0; i < 8; i++) {
+		char c = s[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * labels.bind {"bindings":[{"label","sku"}]} / labels.unbind {"labels":[...]}:
+ * every entry checked first (errors listed with their paths), then all
+ * applied in one transaction with the ack.
+ */
+static void on_labels_cmd(struct inbox *ib, const char *ref, const cJSON *root, bool bind)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, bind ? "bindings" : "labels");
+	struct price_errors *errs = malloc(sizeof(*errs));
+	const char *key = bind ? "bindings" : "labels";
+	struct dynbuf ej;
+	const cJSON *e, *list;
+	size_t i = 0, done = 0;
+	int rc = 0;
+
+	if (!errs) {
+		ib->st.failed++;
+		return;
+	}
+	price_errors_init(errs);
+	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) < 1)
+		price_errors_add(errs, key, "required: a non-empty array");
+	else if (cJSON_GetArraySize(arr) > CMD_BIND_MAX)
+		price_errors_add(errs, key, "too many entries: %d > %d", cJSON_GetArraySize(arr),
+				 CMD_BIND_MAX);
+	else if ((bind && !ib->host->bind) || (!bind && !ib->host->unbind))
+		price_errors_add(errs, "action", "not available on this gateway");
+	list = errs->total ? NULL : arr;
+	cJSON_ArrayForEach(e, list)
+	{
+		char at[64];
+		const char *label = cJSON_GetStringValue(
+			bind ? cJSON_GetObjectItemCaseSensitive(e, "label") : e);
+		const char *sku = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "sku"));
+
+		snprintf(at, sizeof(at), bind ? "%s[%zu].label" : "%s[%zu]", key, i);
+		if (!label || !label_ok(label))
+			price_errors_add(errs, at, "must be a label id of 8 hex digits");
+		snprintf(at, sizeof(at), "%s[%zu].sku", key, i);
+		if (bind && (!sku || !sku_ok(sku)))
+			price_errors_add(errs, at, "must be a SKU of 1..64 of [A-Za-z0-9._-]");
+		i++;
+	}
+	dynbuf_init(&ej, ACK_MAX / 2);
+	if (errs->total) {
+		if (price_errors_json(errs, &ej) < 0)
+			dynbuf_adds(&ej, "[]");
+		log_warn("cmd %s: %s rejected: %zu error(s), first: %s: %s", ref,
+			 bind ? "labels.bind" : "labels.unbind", errs->total, errs->e[0].at,
+			 errs->e[0].error);
+		ack_only(ib, ref, "rejected", ej.buf, NULL);
+		goto out;
+	}
+	rc = ib->host->commit(ib->host->arg);
+	if (!rc)
+		rc = store_begin(ib->store);
+	list = rc ? NULL : arr;
+	cJSON_ArrayForEach(e, list)
+	{
+		if (bind) {
+			rc = ib->host->bind(
+				ib->host->arg,
+				cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "label")),
+				cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "sku")));
+		} else {
+			rc = ib->host->unbind(ib->host->arg, cJSON_GetStringValue(e));
+			if (rc == -ENOENT)
+				rc = 0; /* not bound anyway */
+			else if (!rc)
+				done++;
+		}
+		if (rc)
+			break;
+		if (bind)
+			done++;
+	}
+	if (!rc)
+		rc = pricebook_record(ib->pb, ref, "cmd", "applied");
+	if (!rc)
+		rc = ack_begin(ib, ref, "applied");
+	if (!rc)
+		rc = dynbuf_addf(&ib->ack, ",\"%s\":%zu", bind ? "bound" : "unbound", done);
+	if (!rc)
+		rc = ack_finish(ib, NULL);
+	if (!rc)
+		rc = commit(ib);
+	if (rc) {
+		fail(ib, ref, rc);
+		goto out;
+	}
+	log_info("cmd %s: %zu label(s) %s", ref, done, bind ? "bound" : "unbound");
+	count_status(ib, ref, "applied");
+out:
+	dynbuf_free(&ej);
+	free(errs);
+}
+
+/* Commands: {"id","issued_at","action",...}. */
 static void on_cmd(struct inbox *ib, const char *payload, size_t len)
 {
 	cJSON *root = cJSON_ParseWithLength(payload, len);
@@ -357,6 +484,11 @@ static void on_cmd(struct inbox *ib, const char *payload, size_t len)
 		return;
 	} else if (!cJSON_IsString(action)) {
 		errors = one_error("action", "required: a string");
+	} else if (!strcmp(action->valuestring, "labels.bind") ||
+		   !strcmp(action->valuestring, "labels.unbind")) {
+		on_labels_cmd(ib, ref, root, !strcmp(action->valuestring, "labels.bind"));
+		cJSON_Delete(root);
+		return;
 	} else {
 		char msg[128];
 

@@ -18,6 +18,11 @@
  * second time, "applied", when it takes effect. The timer is re-armed at
  * most a minute ahead so a wall-clock step (NTP after boot) is noticed.
  *
+ * Commands (cmd topics): "labels.bind" {"bindings":[{"label","sku"},...]} (at
+ * most CMD_BIND_MAX) and "labels.unbind" {"labels":[...]}, validated
+ * completely and applied all-or-nothing like price batches; any other action
+ * is acked "rejected" (unknown action).
+ *
  * Caveat: libmosquitto sends the MQTT PUBACK before our handler runs (it
  * has no delayed acks), so a crash in the milliseconds between the two loses
  * that delivery. The application-level ack is what HQ (shelfhq) waits for;
@@ -58,6 +63,12 @@ struct inbox_host {
 	int (*commit)(void *arg);
 	/* The shelf content of @sku changed (committed): labels to refresh. May be NULL. */
 	void (*changed)(void *arg, const char *sku);
+	/*
+	 * cmd labels.bind / labels.unbind: change one binding inside the open
+	 * transaction (no commit). 0 or -errno (-ENOENT: no such label). May be NULL.
+	 */
+	int (*bind)(void *arg, const char *label, const char *sku);
+	int (*unbind)(void *arg, const char *label);
 };
 
 /*

@@ -203,6 +203,31 @@ void labels_sku_changed(struct labels *l, const char *sku)
 	}
 }
 
+int labels_bind_in_txn(struct labels *l, const char *id, const char *sku)
+{
+	char canon[LABEL_ID_LEN + 1];
+	struct label_row r;
+	int rc;
+
+	if (!label_id_parse(id, canon))
+		return -EINVAL;
+	rc = labelbook_bind(l->lb, canon, sku, now_wall_ms());
+	if (!rc)
+		rc = labelbook_get(l->lb, canon, &r);
+	if (!rc)
+		rc = reconcile(l, &r);
+	return rc;
+}
+
+int labels_unbind_in_txn(struct labels *l, const char *id)
+{
+	char canon[LABEL_ID_LEN + 1];
+
+	if (!label_id_parse(id, canon))
+		return -EINVAL;
+	return labelbook_unbind(l->lb, canon);
+}
+
 int labels_bind(struct labels *l, const char *id, const char *sku)
 {
 	struct label_row r;

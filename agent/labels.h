@@ -73,6 +73,13 @@ int labels_render(struct labels *l, const struct label_row *r, struct esl_image 
 /* The price of @sku changed (committed). Queues jobs for its labels; commits. */
 void labels_sku_changed(struct labels *l, const char *sku);
 
+/*
+ * Bind / unbind inside the caller's open transaction (HQ commands): the
+ * content is queued in the same transaction. 0, -ENOENT, -EIO.
+ */
+int labels_bind_in_txn(struct labels *l, const char *id, const char *sku);
+int labels_unbind_in_txn(struct labels *l, const char *id);
+
 /* Technician actions. Each commits. 0, -ENOENT, -EINVAL, -EIO. */
 int labels_bind(struct labels *l, const char *id, const char *sku);
 int labels_unbind(struct labels *l, const char *id);

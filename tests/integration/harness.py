@@ -530,7 +530,7 @@ class Shelfd:
     scenario's temp dir; stderr (all runs) in NAME.stderr."""
 
     def __init__(self, ctx, broker_port, name="shelfd", link=None, tls=None, hq=None,
-                 outbox=None, data_dir=None, store=STORE):
+                 outbox=None, data_dir=None, store=STORE, devices=()):
         self.ctx = ctx
         self.name = name
         self.data = Path(data_dir) if data_dir else ctx.path(name + "-data")
@@ -556,6 +556,7 @@ class Shelfd:
         if link:
             self.config["devices"].append({"name": "till1", "kind": "pos", "port": str(link),
                                            "baud": 115200, "format": "jsonl"})
+        self.config["devices"] += list(devices)
         self.conf.write_text(json.dumps(self.config, indent=2) + "\n")
         ctx.logs.append((name + " stderr", str(self.errpath)))
         ctx.logs.append(("shelfctl (" + name + ") stderr", str(self.ctlerr)))
@@ -655,6 +656,107 @@ class Shelfd:
 
     def tail(self, n=40):
         return tail(self.errpath, n)
+
+
+# ---------------------------------------------------------------- ESL
+
+class Emu:
+    """BUILD/esl-emu: the base-station firmware logic with simulated labels on a
+    pty (@link); ctl() talks to its control socket (one JSON line per command)."""
+
+    def __init__(self, ctx, labels="20:1,4:2,2:3", baud=115200, checkin_ms=1500, wake_ms=100,
+                 air_kbps=250, seed=7, name="esl-emu", extra=()):
+        self.ctx = ctx
+        self.name = name
+        self.link = ctx.path(name + ".pty")
+        self.sock = ctx.path(name + ".sock")
+        self.err = ctx.path(name + ".err")
+        self.argv = [str(ctx.bin / "esl-emu"), "--labels", labels, "--checkin-ms",
+                     str(checkin_ms), "--wake-ms", str(wake_ms), "--air-kbps", str(air_kbps),
+                     "--seed", str(seed), "--baud", str(baud), "--pty-link", str(self.link),
+                     "--ctl", str(self.sock)] + list(extra)
+        self.proc = None
+        ctx.logs.append((name + " stderr", str(self.err)))
+
+    def start(self):
+        for p in (self.sock, self.link):
+            if os.path.lexists(p):
+                os.unlink(p)
+        with open(self.err, "ab") as e:
+            self.proc = self.ctx.spawn(self.name, self.argv, order=15,
+                                       stdout=subprocess.DEVNULL, stderr=e)
+        wait_until(lambda: self.alive() and os.path.exists(self.sock)
+                   and os.path.islink(self.link), 10, "esl-emu pty and control socket")
+        return self
+
+    def alive(self):
+        if self.proc.poll() is not None:
+            raise Fail("esl-emu exited %s:\n%s" % (self.proc.returncode, tail(self.err)))
+        return True
+
+    def ctl(self, line):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(str(self.sock))
+            s.sendall(line.encode() + b"\n")
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        try:
+            v = json.loads(buf)
+        except ValueError:
+            raise Fail("esl-emu answered %r to %r" % (buf[:200], line))
+        if not v.get("ok"):
+            raise Fail("esl-emu: %r -> %r" % (line, v))
+        return v
+
+    def label(self, label_id):
+        return self.ctl("label " + label_id)
+
+
+def read_pbm(path):
+    """(width, height, rows of bytes) of a binary PBM."""
+    data = Path(path).read_bytes()
+    parts = data.split(maxsplit=3)
+    if parts[0] != b"P4":
+        raise Fail("%s is not a P4 PBM" % path)
+    w, h = int(parts[1]), int(parts[2])
+    stride = (w + 7) // 8
+    px = parts[3][-stride * h:]
+    return w, h, [px[y * stride:(y + 1) * stride] for y in range(h)]
+
+
+def read_png_ink(path):
+    """(width, height, rows of bytes as PBM-style bits: any ink = 1) of the indexed
+    PNGs shelfd's tools write (4-bit palette white/black/red, stored deflate)."""
+    import zlib
+    data = Path(path).read_bytes()
+    pos, idat, w, h = 8, b"", 0, 0
+    while pos < len(data):
+        n = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            w, h = int.from_bytes(body[0:4], "big"), int.from_bytes(body[4:8], "big")
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    raw = zlib.decompress(idat)
+    row = 1 + (w + 1) // 2
+    stride = (w + 7) // 8
+    rows = []
+    for y in range(h):
+        r = raw[y * row + 1:(y + 1) * row]
+        bits = bytearray(stride)
+        for x in range(w):
+            v = (r[x // 2] >> (0 if x % 2 else 4)) & 0xF
+            if v:
+                bits[x // 8] |= 0x80 >> (x % 8)
+        rows.append(bytes(bits))
+    return w, h, rows
 
 
 # ---------------------------------------------------------------- POS
