@@ -409,6 +409,7 @@ static void add_esl_stats(const struct device *dev, cJSON *o)
 	cJSON_AddNumberToObject(o, "station_labels", st.station_labels);
 	cJSON_AddNumberToObject(o, "in_flight", st.in_flight);
 	cJSON_AddNumberToObject(o, "images_sent", (double)st.images_sent);
+	cJSON_AddNumberToObject(o, "image_bytes", (double)st.image_bytes);
 	cJSON_AddNumberToObject(o, "delivered", (double)st.delivered);
 	cJSON_AddNumberToObject(o, "failed", (double)st.failed);
 	cJSON_AddNumberToObject(o, "already", (double)st.already);

@@ -185,6 +185,8 @@ int shelfd_prices_init(struct shelfd *d)
 	}
 	/* After a restart nothing is in flight any more: sent jobs go again. */
 	labels_link_reset(d->labels);
+	if (labels_reconcile_all(d->labels) < 0)
+		log_err("labels: could not check every label against the prices");
 	rc = inbox_new(d->conf, d->loop, d->store, d->prices, &d->inbox_host, &d->inbox);
 	if (rc < 0) {
 		log_err("prices: inbox: %s", strerror(-rc));

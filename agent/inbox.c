@@ -109,18 +109,25 @@ static int ack_finish(struct inbox *ib, const char *errors_json)
 	return rc;
 }
 
-/* Commit; on success tell the host which SKUs changed. */
+/*
+ * Commit; on success tell the host which SKUs changed. Its label jobs are
+ * queued in one more transaction (one fsync for a whole batch, not one per
+ * SKU); a crash between the two is repaired by the reconciler at start.
+ */
 static int commit(struct inbox *ib)
 {
 	int rc = ib->host->commit(ib->host->arg);
 
-	if (rc == 0 && ib->host->changed) {
+	if (rc == 0 && ib->host->changed && ib->changed.len && store_begin(ib->store) == 0) {
 		for (size_t off = 0; off < ib->changed.len;) {
 			const char *sku = ib->changed.buf + off;
 
 			ib->host->changed(ib->host->arg, sku);
 			off += strlen(sku) + 1;
 		}
+		if (ib->host->commit(ib->host->arg) < 0)
+			log_err("inbox: label jobs for changed prices not stored; the reconciler "
+				"retries at the next start");
 	}
 	dynbuf_reset(&ib->changed);
 	return rc;

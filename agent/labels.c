@@ -197,10 +197,27 @@ void labels_sku_changed(struct labels *l, const char *sku)
 {
 	if (!labelbook_sku_has_labels(l->lb, sku))
 		return;
-	if (begin(l) == 0) {
+	if (begin(l) == 0)
 		labelbook_foreach_sku(l->lb, sku, reconcile_cb, l);
-		commit(l);
-	}
+}
+
+static void reconcile_all_cb(void *arg, const struct label_row *r)
+{
+	struct labels *l = arg;
+
+	if (r->sku[0] && r->type)
+		reconcile_cb(l, r);
+}
+
+int labels_reconcile_all(struct labels *l)
+{
+	int rc = begin(l);
+
+	if (!rc)
+		rc = labelbook_foreach(l->lb, LABELJOB_NONE, reconcile_all_cb, l);
+	if (rc >= 0)
+		rc = commit(l);
+	return rc;
 }
 
 int labels_bind_in_txn(struct labels *l, const char *id, const char *sku)
@@ -307,10 +324,22 @@ void labels_checkin(struct labels *l, const struct label_checkin *c)
 	struct labeljob_input in = {.ev = LABELJOB_EV_CHECKIN, .now_ms = c->now_ms};
 	bool first;
 
+	struct label_checkin ci = *c;
+
 	if (begin(l) < 0)
 		return;
 	first = labelbook_get(l->lb, c->id, &r) != 0 || !r.type || r.type != c->type;
-	if (labelbook_checkin(l->lb, c) < 0 || labelbook_get(l->lb, c->id, &r) < 0) {
+	/*
+	 * The protocol does not say how often a label wakes: learn it from the
+	 * gaps between its check-ins (smoothed), for the retry backoff.
+	 */
+	if (!first && r.last_seen_ms > 0 && !ci.checkin_ms) {
+		int64_t dt = ci.now_ms - r.last_seen_ms;
+
+		if (dt >= 1000 && dt <= 3600 * 1000)
+			ci.checkin_ms = r.checkin_ms ? (3 * r.checkin_ms + dt) / 4 : dt;
+	}
+	if (labelbook_checkin(l->lb, &ci) < 0 || labelbook_get(l->lb, c->id, &r) < 0) {
 		store_rollback(l->store);
 		return;
 	}

@@ -70,8 +70,17 @@ int labels_content(struct labels *l, const struct label_row *r, struct label_con
 int labels_render(struct labels *l, const struct label_row *r, struct esl_image *img, uint8_t *buf,
 		  char hash[LABELJOB_HASH_LEN + 1], int64_t *price, bool *nfs);
 
-/* The price of @sku changed (committed). Queues jobs for its labels; commits. */
+/*
+ * The price of @sku changed (committed). Queues jobs for its labels in the
+ * open transaction (opening one if needed); the caller commits.
+ */
 void labels_sku_changed(struct labels *l, const char *sku);
+
+/*
+ * Re-derive every bound label's content and queue what differs (at start:
+ * repairs a crash between a price commit and its label jobs). Commits.
+ */
+int labels_reconcile_all(struct labels *l);
 
 /*
  * Bind / unbind inside the caller's open transaction (HQ commands): the

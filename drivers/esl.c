@@ -550,6 +550,7 @@ static int op_start(struct esl_priv *p, struct esl_op *op, const struct esl_job 
 	op->xfer = p->next_xfer;
 	op->state = OP_BEGIN;
 	p->st.images_sent++;
+	p->st.image_bytes += op->enc_len;
 	return 0;
 }
 

@@ -74,6 +74,7 @@ struct esl_stats {
 	unsigned station_labels;
 	unsigned station_buffers;
 	uint64_t images_sent; /* IMG_BEGINs for new jobs */
+	uint64_t image_bytes; /* their encoded (PackBits or raw) sizes, summed */
 	uint64_t delivered;
 	uint64_t failed;
 	uint64_t already; /* the label showed it already */
