@@ -91,8 +91,8 @@ test-arm64: deps
 	$(MAKE) CROSS=aarch64-linux-gnu- unit
 	tests/run-unit build-aarch64 qemu-aarch64-static -L /usr/aarch64-linux-gnu
 
-bench: deps all
-	tests/bench/run $(B)
+bench: deps all $(B)/tests/prices_parse
+	tests/bench/run $(B); rc=$$?; tests/bench/labels $(B) || rc=1; exit $$rc
 
 demo: deps all
 	scripts/demo $(B)

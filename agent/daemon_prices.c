@@ -293,6 +293,25 @@ int shelfd_cmd_prices(struct shelfd *d, const cJSON *req, cJSON *r, char *err, s
 	return -EINVAL;
 }
 
+/* The "labels" section of `status`. */
+static void add_label_counts(struct shelfd *d, cJSON *r)
+{
+	struct labelbook_counts c;
+	cJSON *o;
+
+	if (labelbook_counts(d->labelbook, now_wall_ms(), &c) < 0)
+		return;
+	o = cJSON_AddObjectToObject(r, "labels");
+	cJSON_AddNumberToObject(o, "total", (double)c.total);
+	cJSON_AddNumberToObject(o, "bound", (double)c.bound);
+	cJSON_AddNumberToObject(o, "queued", (double)c.queued);
+	cJSON_AddNumberToObject(o, "sent", (double)c.sent);
+	cJSON_AddNumberToObject(o, "delivered", (double)c.delivered);
+	cJSON_AddNumberToObject(o, "failed", (double)c.failed);
+	cJSON_AddNumberToObject(o, "low_battery", (double)c.low_battery);
+	cJSON_AddNumberToObject(o, "not_seen", (double)c.not_seen);
+}
+
 /* The "prices" section of `status`. */
 void shelfd_prices_status(struct shelfd *d, cJSON *r)
 {
@@ -309,6 +328,7 @@ void shelfd_prices_status(struct shelfd *d, cJSON *r)
 	cJSON_AddNumberToObject(o, "rejected", (double)is.rejected);
 	cJSON_AddNumberToObject(o, "duplicates", (double)is.duplicates);
 	cJSON_AddNumberToObject(o, "failed", (double)is.failed);
+	add_label_counts(d, r);
 	if (is.last_id[0]) {
 		cJSON_AddStringToObject(o, "last_id", is.last_id);
 		cJSON_AddStringToObject(o, "last_status", is.last_status);

@@ -168,6 +168,8 @@ static void print_status(const cJSON *d)
 	const cJSON *hq = cJSON_GetObjectItemCaseSensitive(d, "hq");
 	const cJSON *ob = cJSON_GetObjectItemCaseSensitive(d, "outbox");
 	const cJSON *dv = cJSON_GetObjectItemCaseSensitive(d, "devices");
+	const cJSON *pr = cJSON_GetObjectItemCaseSensitive(d, "prices");
+	const cJSON *lb = cJSON_GetObjectItemCaseSensitive(d, "labels");
 	char up[32], age[32];
 	bool healthy = !strcmp(str(hq, "state"), "connected") && num(dv, "down") == 0;
 
@@ -189,6 +191,17 @@ static void print_status(const cJSON *d)
 	       num(ob, "depth"), num(ob, "bytes"), age, num(ob, "dropped"));
 	printf("devices   %.0f total   %.0f ok   %.0f down\n", num(dv, "total"), num(dv, "ok"),
 	       num(dv, "down"));
+	if (pr)
+		printf("prices    %.0f SKUs   %.0f scheduled   last batch %s (%s)\n",
+		       num(pr, "skus"), num(pr, "scheduled"), str(pr, "last_id"),
+		       str(pr, "last_status"));
+	if (lb && num(lb, "total") > 0)
+		printf("labels    %.0f (%.0f bound)   %.0f updated   %.0f in progress   %.0f "
+		       "failed   "
+		       "%.0f low battery   %.0f not seen\n",
+		       num(lb, "total"), num(lb, "bound"), num(lb, "delivered"),
+		       num(lb, "queued") + num(lb, "sent"), num(lb, "failed"),
+		       num(lb, "low_battery"), num(lb, "not_seen"));
 }
 
 static void print_devices(const cJSON *d)
