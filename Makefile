@@ -32,6 +32,8 @@ test_render_OBJS := agent/render.o agent/font.o agent/image.o firmware/proto/esl
 test_prices_OBJS := agent/prices.o agent/jscan.o $(UTIL_OBJS)
 test_labeljob_OBJS := agent/labeljob.o $(UTIL_OBJS)
 test_jscan_OBJS := agent/jscan.o $(UTIL_OBJS)
+UNIT_TESTS += test_fetch
+test_fetch_OBJS := agent/fetch.o agent/loop.o $(UTIL_OBJS)
 # The base-station firmware, its emulator and the shared wire codec.
 include firmware/firmware.mk
 
@@ -81,7 +83,7 @@ deps:
 
 # make test: every unit test, the fuzz smoke run, then the black-box scenarios.
 test: deps
-	$(MAKE) check-format all unit $(FUZZ_POS) $(B)/tests/fuzz_prices
+	$(MAKE) check-format all unit firmware $(FUZZ_POS) $(B)/tests/fuzz_prices
 	tests/run-all $(B)
 
 asan: deps
@@ -101,10 +103,11 @@ strip: all
 	$(STRIP) -o $(B)/shelfd.stripped $(B)/shelfd
 
 format:
-	clang-format -i agent/*.[ch] drivers/*.[ch] tests/unit/*.c tests/fuzz/*.c
+	clang-format -i agent/*.[ch] drivers/*.[ch] firmware/*/*.[ch] tests/unit/*.c tests/fuzz/*.c
 
 check-format:
-	clang-format --dry-run --Werror agent/*.[ch] drivers/*.[ch]
+	clang-format --dry-run --Werror agent/*.[ch] drivers/*.[ch] firmware/*/*.[ch] \
+		tests/unit/test_esl_*.c tests/unit/test_bs_core.c tests/unit/test_labeljob.c
 
 clean:
 	rm -rf build build-*

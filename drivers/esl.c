@@ -479,7 +479,18 @@ static void dispatch(struct esl_priv *p, const struct esl_frame *f)
 /* Link housekeeping after input or a timer: acks, resends, give-ups. */
 static void link_poll(struct esl_priv *p)
 {
-	if (esl_link_poll(&p->link, now32()) == -ESL_ETIMEDOUT) {
+	struct esl_frame f;
+	int rc = esl_link_poll(&p->link, now32());
+
+	/*
+	 * The poll may have given up a half-received frame after a silence,
+	 * releasing whole frames that were queued behind it.
+	 */
+	while (p->sd.fd >= 0 && esl_link_next(&p->link, now32(), &f) == 1) {
+		p->dev->st.lines_ok++;
+		dispatch(p, &f);
+	}
+	if (rc == -ESL_ETIMEDOUT) {
 		p->st.link_failures++;
 		device_error(p->dev, "base station not answering on %s: link reset",
 			     p->dev->conf->port);

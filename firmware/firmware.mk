@@ -31,6 +31,10 @@ $(BUILD)/esl-tool: $(addprefix $(BUILD)/,$(ESL_TOOL_OBJS))
 
 esl: $(BUILD)/esl-emu $(BUILD)/esl-tool
 
+# The emulator and the tool are part of every host build (the scenarios and
+# `make demo` run them).
+all: $(BUILD)/esl-emu $(BUILD)/esl-tool
+
 # The Cortex-M image (nRF52840); prints arm-none-eabi-size.
 firmware:
 	$(MAKE) -C firmware O=$(abspath $(BUILD))/mcu

@@ -463,6 +463,21 @@ static void handle_cmd(struct bs *bs, uint8_t kind, uint32_t label, uint16_t req
 	}
 }
 
+static void handle_frame(struct bs *bs, const struct esl_frame *f);
+
+/* The messages of a BATCH, one by one; a malformed rest is answered with ERROR. */
+static void handle_batch(struct bs *bs, const struct esl_frame *f)
+{
+	struct esl_frame m;
+	size_t off = 0;
+	int rc;
+
+	while ((rc = esl_batch_next(f, &off, &m)) == 1)
+		handle_frame(bs, &m);
+	if (rc < 0)
+		queue_error(bs, f, ESL_ST_BAD_REQUEST);
+}
+
 static void handle_frame(struct bs *bs, const struct esl_frame *f)
 {
 	union {
@@ -512,6 +527,9 @@ static void handle_frame(struct bs *bs, const struct esl_frame *f)
 		return;
 	case ESL_T_LABELS_REQ:
 		bs->replay = 0;
+		return;
+	case ESL_T_BATCH:
+		handle_batch(bs, f);
 		return;
 	case ESL_T_ERROR:
 		bs->st.bad_frames++; /* the gateway could not use something we sent; nothing to redo */
@@ -583,12 +601,30 @@ static bool send_replay(struct bs *bs)
 static void send_ready(struct bs *bs)
 {
 	while (esl_link_can_send(&bs->link)) {
-		if (bs->outq_n) {
+		if (bs->outq_n == 1) {
 			struct bs_outmsg *m = &bs->outq[bs->outq_head];
 
 			esl_link_send(&bs->link, m->type, m->payload, m->len, bs->now);
 			bs->outq_head = (uint16_t)((bs->outq_head + 1) % BS_OUTQ);
 			bs->outq_n--;
+			continue;
+		}
+		if (bs->outq_n > 1) {
+			/* several waiting: one BATCH frame, so the few frames in flight carry them all */
+			int len = 0;
+
+			while (bs->outq_n) {
+				struct bs_outmsg *m = &bs->outq[bs->outq_head];
+				int k = esl_batch_add(bs->scratch, sizeof(bs->scratch), (size_t)len,
+						      m->type, m->payload, m->len);
+
+				if (k < 0)
+					break;
+				len = k;
+				bs->outq_head = (uint16_t)((bs->outq_head + 1) % BS_OUTQ);
+				bs->outq_n--;
+			}
+			esl_link_send(&bs->link, ESL_T_BATCH, bs->scratch, (uint16_t)len, bs->now);
 			continue;
 		}
 		if (send_checkins(bs))
@@ -622,20 +658,26 @@ void bs_init(struct bs *bs, const struct bs_config *cfg, uint32_t now)
 	send_ready(bs);
 }
 
-void bs_input(struct bs *bs, const uint8_t *p, size_t n, uint32_t now)
+/* Handle every frame the link has for us, keeping room for the reply of each. */
+static void rx_frames(struct bs *bs, uint32_t now)
 {
 	struct esl_frame f;
+
+	esl_link_pause_rx(&bs->link, outq_free(bs) < 2);
+	while (esl_link_next(&bs->link, now, &f)) {
+		handle_frame(bs, &f);
+		esl_link_pause_rx(&bs->link, outq_free(bs) < 2);
+		send_ready(bs);
+	}
+}
+
+void bs_input(struct bs *bs, const uint8_t *p, size_t n, uint32_t now)
+{
 	size_t used = 0;
 
 	bs->now = now;
 	for (;;) {
-		/* keep room for the reply of every frame we accept */
-		esl_link_pause_rx(&bs->link, outq_free(bs) < 2);
-		while (esl_link_next(&bs->link, now, &f)) {
-			handle_frame(bs, &f);
-			esl_link_pause_rx(&bs->link, outq_free(bs) < 2);
-			send_ready(bs);
-		}
+		rx_frames(bs, now);
 		if (used == n)
 			break;
 		used += esl_link_feed(&bs->link, p + used, n - used);
@@ -649,6 +691,7 @@ void bs_poll(struct bs *bs, uint32_t now)
 	send_ready(bs);
 	if (esl_link_poll(&bs->link, now) == -ESL_ETIMEDOUT)
 		bs->st.link_failures++; /* the gateway is gone; what was in flight is lost */
+	rx_frames(bs, now); /* frames found in an unfinished one the link gave up */
 	send_ready(bs);
 }
 

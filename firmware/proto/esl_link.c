@@ -25,6 +25,8 @@ void esl_link_init(struct esl_link *l, const struct esl_link_cfg *cfg)
 		l->cfg.sid = 1;
 	if (l->cfg.rto_ms == 0)
 		l->cfg.rto_ms = 1;
+	if (l->cfg.rx_idle_ms == 0)
+		l->cfg.rx_idle_ms = 100;
 	esl_dec_init(&l->dec, l->cfg.max_payload);
 }
 
@@ -180,6 +182,10 @@ static void handle_ack(struct esl_link *l, uint8_t ack)
 
 int esl_link_next(struct esl_link *l, uint32_t now, struct esl_frame *f)
 {
+	if (l->dec.st.bytes != l->rx_seen) {
+		l->rx_seen = l->dec.st.bytes;
+		l->rx_last = now;
+	}
 	while (esl_dec_next(&l->dec, f)) {
 		bool seqd = esl_type_sequenced(f->type);
 		uint8_t d;
@@ -256,17 +262,35 @@ int esl_link_poll(struct esl_link *l, uint32_t now)
 	}
 	if (l->ack_pending)
 		send_control(l, ESL_T_ACK);
+	if (esl_dec_pending(&l->dec) && l->dec.st.bytes == l->rx_seen &&
+	    time_reached(now, l->rx_last + l->cfg.rx_idle_ms)) {
+		/* the line went quiet inside a frame: it will not be finished */
+		esl_dec_expire(&l->dec);
+		l->st.rx_expired++;
+		l->rx_last = now;
+	}
 	return ret;
 }
 
 int32_t esl_link_timeout(const struct esl_link *l, uint32_t now)
 {
-	int32_t d;
+	int32_t d = INT32_MAX;
+	bool any = false;
 
 	if (l->ack_pending)
 		return 0;
-	if (!esl_link_in_flight(l))
+	if (esl_link_in_flight(l)) {
+		d = (int32_t)(l->slot[l->tx_base % ESL_LINK_WINDOW_MAX].deadline - now);
+		any = true;
+	}
+	if (esl_dec_pending(&l->dec)) {
+		int32_t r = (int32_t)(l->rx_last + l->cfg.rx_idle_ms - now);
+
+		if (r < d)
+			d = r;
+		any = true;
+	}
+	if (!any)
 		return -1;
-	d = (int32_t)(l->slot[l->tx_base % ESL_LINK_WINDOW_MAX].deadline - now);
 	return d < 0 ? 0 : d;
 }

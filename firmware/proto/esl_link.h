@@ -21,6 +21,8 @@
  *
  * A frame whose sid differs from the peer's last one means the peer restarted
  * (or failed and resynced): its receive sequence is adopted from that frame.
+ * A received frame left unfinished for rx_idle_ms (its sender died or the
+ * line glitched) is given up, so that it cannot hold back the frames after it.
  *
  * Ownership: struct esl_link is the caller's (static on the MCU); the link
  * keeps a copy of every unacked frame (window x ESL_FRAME_MAX bytes inside
@@ -47,6 +49,8 @@ struct esl_link_cfg {
 	uint16_t rto_ms; /* base retransmit timeout */
 	uint16_t byte_us; /* wire time of one byte (10^7 / baud for 8N1); 0: ignore */
 	uint16_t max_payload; /* largest payload accepted (<= ESL_MAX_PAYLOAD) */
+	uint16_t
+		rx_idle_ms; /* a frame unfinished this long after the last byte is dropped (0: 100) */
 };
 
 struct esl_link_stats {
@@ -65,6 +69,7 @@ struct esl_link_stats {
 	uint32_t rx_acks;
 	uint32_t rx_naks;
 	uint32_t peer_sessions; /* peer session changes seen (restarts) */
+	uint32_t rx_expired; /* unfinished frames given up after rx_idle_ms */
 };
 
 struct esl_link_slot {
@@ -84,6 +89,8 @@ struct esl_link {
 	bool ack_pending;
 	bool nak_sent; /* one NAK per gap */
 	bool rx_paused;
+	uint32_t rx_last; /* when bytes last came in (seen by esl_link_next) */
+	uint32_t rx_seen; /* decoder byte count at that time */
 	struct esl_link_stats st;
 	struct esl_link_slot slot[ESL_LINK_WINDOW_MAX];
 };
@@ -138,9 +145,12 @@ void esl_link_pause_rx(struct esl_link *l, bool paused);
 
 /*
  * Timers and pending acks: resend on timeout, write a stand-alone ACK if one
- * is owed. Call after every batch of input and when esl_link_timeout() says.
- * Returns 0, or -ESL_ETIMEDOUT when the link gave up on a frame (the unacked
- * frames are gone and a new session has started).
+ * is owed, and give up a received frame left unfinished for rx_idle_ms (then
+ * frames found inside it become available: call esl_link_next() until it
+ * returns 0 after this, too). Call after every batch of input and when
+ * esl_link_timeout() says. Returns 0, or -ESL_ETIMEDOUT when the link gave
+ * up on a frame it sent (the unacked frames are gone and a new session has
+ * started).
  */
 int esl_link_poll(struct esl_link *l, uint32_t now);
 

@@ -85,6 +85,7 @@ static void dec_drop(struct esl_dec *d, uint16_t k)
 {
 	esl_memmove(d->buf, d->buf + k, d->n - k);
 	d->n = (uint16_t)(d->n - k);
+	d->expired = d->expired > k ? (uint16_t)(d->expired - k) : 0;
 }
 
 /* Drop the frame returned by the previous esl_dec_next(). */
@@ -123,8 +124,11 @@ int esl_dec_next(struct esl_dec *d, struct esl_frame *f)
 			d->st.garbage += i;
 			dec_drop(d, i);
 		}
-		if (d->n < ESL_HDR_LEN)
+		if (d->n < ESL_HDR_LEN) {
+			if (d->expired)
+				goto rescan; /* a cut-off header: it will not be completed */
 			return 0;
+		}
 		if (esl_crc16(0xFFFF, d->buf + 1, 9) != esl_get16(d->buf + 10)) {
 			d->st.hdr_err++;
 			goto rescan;
@@ -135,8 +139,11 @@ int esl_dec_next(struct esl_dec *d, struct esl_frame *f)
 			goto rescan;
 		}
 		total = (uint16_t)(ESL_OVERHEAD + len);
-		if (d->n < total)
+		if (d->n < total) {
+			if (d->expired)
+				goto rescan; /* cut short: look for frames inside it */
 			return 0;
+		}
 		if (esl_crc16(0xFFFF, d->buf + 1, ESL_HDR_LEN - 1 + len) !=
 		    esl_get16(d->buf + ESL_HDR_LEN + len)) {
 			d->st.crc_err++;
@@ -157,6 +164,16 @@ int esl_dec_next(struct esl_dec *d, struct esl_frame *f)
 		d->st.garbage++;
 		dec_drop(d, 1);
 	}
+}
+
+bool esl_dec_pending(const struct esl_dec *d)
+{
+	return d->n > d->hold;
+}
+
+void esl_dec_expire(struct esl_dec *d)
+{
+	d->expired = d->n;
 }
 
 /* ---- messages ---- */
@@ -491,6 +508,45 @@ int esl_dec_error(const uint8_t *p, size_t n, struct esl_error *m)
 	return 0;
 }
 
+static bool batchable(uint8_t type)
+{
+	return esl_type_sequenced(type) && type != ESL_T_BATCH;
+}
+
+int esl_batch_add(uint8_t *out, size_t cap, size_t used, uint8_t type, const uint8_t *payload,
+		  uint16_t len)
+{
+	if (!batchable(type))
+		return -ESL_EINVAL;
+	if (len > ESL_BATCH_REC_MAX || used > cap || cap - used < (size_t)ESL_BATCH_REC_HDR + len ||
+	    used + ESL_BATCH_REC_HDR + len > ESL_MAX_PAYLOAD)
+		return -ESL_EMSGSIZE;
+	out[used] = type;
+	out[used + 1] = (uint8_t)len;
+	esl_memmove(out + used + ESL_BATCH_REC_HDR, payload, len);
+	return (int)(used + ESL_BATCH_REC_HDR + len);
+}
+
+int esl_batch_next(const struct esl_frame *batch, size_t *off, struct esl_frame *f)
+{
+	size_t o = *off;
+	uint8_t len;
+
+	if (o >= batch->len)
+		return 0;
+	if (batch->len - o < ESL_BATCH_REC_HDR)
+		return -ESL_EINVAL;
+	len = batch->payload[o + 1];
+	if (!batchable(batch->payload[o]) || batch->len - o - ESL_BATCH_REC_HDR < len)
+		return -ESL_EINVAL;
+	*f = *batch;
+	f->type = batch->payload[o];
+	f->len = len;
+	f->payload = batch->payload + o + ESL_BATCH_REC_HDR;
+	*off = o + ESL_BATCH_REC_HDR + len;
+	return 1;
+}
+
 const char *esl_type_name(uint8_t type)
 {
 	switch (type) {
@@ -526,6 +582,8 @@ const char *esl_type_name(uint8_t type)
 		return "LABELS_REQ";
 	case ESL_T_ERROR:
 		return "ERROR";
+	case ESL_T_BATCH:
+		return "BATCH";
 	}
 	return "?";
 }

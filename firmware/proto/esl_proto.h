@@ -65,6 +65,7 @@ enum esl_type {
 	ESL_T_CHECKIN = 0x50, /* bs -> gw */
 	ESL_T_LABELS_REQ = 0x51, /* gw -> bs */
 	ESL_T_ERROR = 0x60, /* either way */
+	ESL_T_BATCH = 0x70, /* either way: several small messages in one frame */
 };
 
 /* Status / reason codes carried by replies and results (PROTOCOL.md §5). */
@@ -202,6 +203,7 @@ struct esl_dec_stats {
 struct esl_dec {
 	uint16_t n; /* bytes in buf */
 	uint16_t hold; /* length of the frame last returned, dropped on next call */
+	uint16_t expired; /* the first `expired` bytes of buf may not wait for more */
 	uint16_t max_payload;
 	struct esl_dec_stats st;
 	uint8_t buf[ESL_FRAME_MAX];
@@ -223,6 +225,19 @@ size_t esl_dec_push(struct esl_dec *d, const uint8_t *p, size_t n);
  * esl_dec_push/esl_dec_next/esl_dec_init on @d.
  */
 int esl_dec_next(struct esl_dec *d, struct esl_frame *f);
+
+/* True when bytes are buffered that do not form a complete frame yet. */
+bool esl_dec_pending(const struct esl_dec *d);
+
+/*
+ * The line went quiet in the middle of a frame: the bytes buffered now will
+ * not be completed (a frame cut short by a glitch or a peer reset). Without
+ * this, a cut-off header announcing a long frame would swallow the next
+ * frames until that many bytes arrived. After this call esl_dec_next()
+ * treats an incomplete frame starting in those bytes as garbage and rescans,
+ * returning any complete frames found inside.
+ */
+void esl_dec_expire(struct esl_dec *d);
 
 /* ---- messages (PROTOCOL.md §4) ----
  *
@@ -380,6 +395,33 @@ struct esl_error { /* ERROR, either way: a frame the peer could not use */
 };
 int esl_enc_error(uint8_t *out, size_t cap, const struct esl_error *m);
 int esl_dec_error(const uint8_t *p, size_t n, struct esl_error *m);
+
+/*
+ * BATCH: several messages in one frame, each as type u8, len u8, payload
+ * (len <= 255; no ACK, NAK or nested BATCH). The station uses it for its
+ * replies and results so that a handful of link frames in flight carry many
+ * of them (PROTOCOL.md §4.12).
+ */
+#define ESL_BATCH_REC_HDR 2
+#define ESL_BATCH_REC_MAX 255
+
+/*
+ * Append message (@type, @payload, @len) to the BATCH payload in @out, which
+ * holds @used bytes and has room for @cap. Returns the new length, or
+ * -ESL_EMSGSIZE when it does not fit or @len > ESL_BATCH_REC_MAX,
+ * -ESL_EINVAL for a type that cannot be batched.
+ */
+int esl_batch_add(uint8_t *out, size_t cap, size_t used, uint8_t type, const uint8_t *payload,
+		  uint16_t len);
+
+/*
+ * Iterate over the messages of the BATCH frame @batch: start with *@off = 0.
+ * Returns 1 with the next message in *@f (its header fields copied from
+ * @batch, payload pointing into it), 0 after the last, -ESL_EINVAL when the
+ * rest is malformed (a record running past the end, or a type that cannot
+ * be batched).
+ */
+int esl_batch_next(const struct esl_frame *batch, size_t *off, struct esl_frame *f);
 
 /* Static names for logs: "IMG_BEGIN", "HASH", ...; "?" when unknown. */
 const char *esl_type_name(uint8_t type);

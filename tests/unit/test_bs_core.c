@@ -50,11 +50,19 @@ static struct bs bs;
 static struct wire to_gw, to_bs;
 static struct esl_link gw;
 static struct rxmsg rx[512];
-static unsigned nrx;
+static unsigned nrx, nbatch;
 static struct radio_op ops[128];
 static unsigned nops;
 static uint8_t radio_refuse; /* non-zero: the radio answers this at once */
 static uint32_t now;
+
+static uint32_t rnd_next(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
 
 static int wire_write(void *arg, const uint8_t *p, size_t n)
 {
@@ -125,6 +133,7 @@ static int setup(void **state)
 	(void)state;
 	now = 1000;
 	nrx = 0;
+	nbatch = 0;
 	nops = 0;
 	radio_refuse = 0;
 	to_gw.n = to_bs.n = 0;
@@ -132,6 +141,15 @@ static int setup(void **state)
 	gw_start(0x4000);
 	station_start(0xB0070001);
 	return 0;
+}
+
+static void collect(const struct esl_frame *f)
+{
+	assert_true(nrx < 512);
+	rx[nrx].type = f->type;
+	rx[nrx].len = f->len;
+	memcpy(rx[nrx].p, f->payload, f->len);
+	nrx++;
 }
 
 /* Move bytes both ways until the line is quiet; the gateway collects what it receives. */
@@ -151,11 +169,18 @@ static void pump(void)
 		for (size_t off = 0; off < to_gw.n;) {
 			off += esl_link_feed(&gw, to_gw.buf + off, to_gw.n - off);
 			while (esl_link_next(&gw, now, &f)) {
-				assert_true(nrx < 512);
-				rx[nrx].type = f.type;
-				rx[nrx].len = f.len;
-				memcpy(rx[nrx].p, f.payload, f.len);
-				nrx++;
+				if (f.type == ESL_T_BATCH) {
+					struct esl_frame m;
+					size_t boff = 0;
+					int rc;
+
+					nbatch++;
+					while ((rc = esl_batch_next(&f, &boff, &m)) == 1)
+						collect(&m);
+					assert_int_equal(rc, 0);
+				} else {
+					collect(&f);
+				}
 			}
 		}
 		to_gw.n = 0;
@@ -715,6 +740,155 @@ static void test_bad_requests(void **state)
 	assert_int_equal(bs_xfers_active(&bs), 0);
 }
 
+/* Replies that wait for the station's link window go out together in BATCH frames. */
+static void test_replies_batched(void **state)
+{
+	struct esl_flash fl = {0xE1000008, 0, ESL_LED_BLUE, 1, 50, 50};
+	uint8_t b[32];
+
+	(void)state;
+	pump();
+	for (uint16_t i = 0; i < 8; i++) {
+		fl.req = (uint16_t)(100 + i);
+		gw_send(ESL_T_FLASH, b, esl_enc_flash(b, sizeof(b), &fl));
+	}
+	/* the station gets all eight before the gateway reads anything */
+	bs_input(&bs, to_bs.buf, to_bs.n, now);
+	to_bs.n = 0;
+	assert_int_equal(nops, 8);
+	for (unsigned i = 0; i < 8; i++)
+		bs_radio_done(&bs, ops[i].handle, ESL_ST_OK, 1);
+	assert_int_equal(esl_link_in_flight(&bs.link), BS_LINK_WINDOW);
+	pump();
+	assert_int_equal(count_of(ESL_T_RESULT), 8);
+	assert_int_equal(nbatch, 1); /* four alone, then the other four in one frame */
+	for (unsigned i = 0; i < 8; i++) {
+		struct esl_result r;
+
+		assert_int_equal(
+			esl_dec_result(last_of(ESL_T_RESULT, 7 - i)->p, ESL_RESULT_LEN, &r), 0);
+		assert_int_equal(r.tag, 100 + i); /* in order */
+	}
+}
+
+/* The gateway may batch too; a malformed batch is answered with ERROR. */
+static void test_batch_from_gateway(void **state)
+{
+	struct esl_hello h = {ESL_PROTO_VERSION, ESL_PROTO_MIN_VERSION, 8, 0};
+	struct esl_page pg = {0xE1000007, 9, 1, 0};
+	uint8_t m[32], b[128];
+	struct esl_error e;
+	int n;
+
+	(void)state;
+	pump();
+	n = esl_batch_add(b, sizeof(b), 0, ESL_T_HELLO, m,
+			  (uint16_t)esl_enc_hello(m, sizeof(m), &h));
+	n = esl_batch_add(b, sizeof(b), (size_t)n, ESL_T_PAGE, m,
+			  (uint16_t)esl_enc_page(m, sizeof(m), &pg));
+	assert_true(n > 0);
+	gw_send(ESL_T_BATCH, b, n);
+	pump();
+	assert_non_null(last_of(ESL_T_HELLO_R, 0));
+	assert_int_equal(nops, 1);
+	assert_int_equal(ops[0].kind, ESL_K_PAGE);
+	b[n++] = ESL_T_PAGE;
+	b[n++] = 40; /* runs past the end */
+	gw_send(ESL_T_BATCH, b, n);
+	pump();
+	assert_int_equal(esl_dec_error(last_of(ESL_T_ERROR, 0)->p, ESL_ERROR_LEN, &e), 0);
+	assert_int_equal(e.type, ESL_T_BATCH);
+	assert_int_equal(e.code, ESL_ST_BAD_REQUEST);
+	assert_int_equal(nops, 2); /* the good records before it were carried out */
+}
+
+/*
+ * Robustness: thousands of well-framed but random requests (every gateway
+ * message type, random lengths and contents, half of them built from valid
+ * messages with random fields), with radio results and check-ins mixed in.
+ * The station must not crash (run it under ASan), must keep its pool
+ * accounting exact and must keep answering HELLO.
+ */
+static void test_random_requests(void **state)
+{
+	static const uint8_t types[] = {
+		ESL_T_HELLO,  ESL_T_IMG_BEGIN,	ESL_T_IMG_CHUNK, ESL_T_IMG_ABORT, ESL_T_FLASH,
+		ESL_T_PAGE,   ESL_T_LABELS_REQ, ESL_T_ERROR,	 ESL_T_BATCH,	  0x7F,
+		ESL_T_RESULT, ESL_T_BOOT};
+	static uint8_t b[ESL_MAX_PAYLOAD];
+	uint32_t rs = 99;
+
+	(void)state;
+	pump();
+	for (int i = 0; i < 4000; i++) {
+		uint8_t type = types[rnd_next(&rs) % sizeof(types)];
+		uint16_t len = (uint16_t)(rnd_next(&rs) % 64);
+
+		if (rnd_next(&rs) % 8 == 0)
+			len = (uint16_t)(rnd_next(&rs) % ESL_MAX_PAYLOAD);
+		for (unsigned k = 0; k < len; k++)
+			b[k] = (uint8_t)rnd_next(&rs);
+		if (type == ESL_T_IMG_BEGIN && rnd_next(&rs) % 2) {
+			/* plausible geometry, random everything else */
+			struct esl_img_begin m = {.label = 0xE1000000 + rnd_next(&rs) % 50,
+						  .xfer = (uint16_t)(rnd_next(&rs) % 64),
+						  .enc = (uint8_t)(rnd_next(&rs) % 3),
+						  .type = (uint8_t)(rnd_next(&rs) % 4),
+						  .hash = rnd_next(&rs) % 8,
+						  .width = 296,
+						  .height = 128,
+						  .planes = (uint8_t)(1 + rnd_next(&rs) % 2)};
+
+			m.raw_len = esl_img_bytes(m.width, m.height, m.planes);
+			m.enc_len = m.enc == ESL_IMG_ENC_RAW ? m.raw_len
+							     : 1 + rnd_next(&rs) % m.raw_len;
+			len = (uint16_t)esl_enc_img_begin(b, sizeof(b), &m);
+		} else if (type == ESL_T_IMG_CHUNK && len > ESL_IMG_CHUNK_HDR) {
+			esl_put16(b, (uint16_t)(rnd_next(&rs) % 64));
+			esl_put32(b + 2, (rnd_next(&rs) % 12) * 512);
+		}
+		gw_send(type, b, len);
+		if (i % 16 == 0) {
+			pump();
+			/* the radio finishes some of what it was given */
+			for (unsigned k = 0; k < nops; k++)
+				if (rnd_next(&rs) % 2)
+					bs_radio_done(&bs, ops[k].handle,
+						      (uint8_t)(rnd_next(&rs) % 16), 1);
+			nops = 0;
+			if (rnd_next(&rs) % 4 == 0) {
+				struct esl_checkin ci = {.label = 0xE1000000 + rnd_next(&rs) % 50,
+							 .type = (uint8_t)(rnd_next(&rs) % 5),
+							 .hash = rnd_next(&rs) % 8};
+
+				bs_radio_checkin(&bs, &ci);
+			}
+			nrx = 0;
+			now += rnd_next(&rs) % 2000;
+		}
+	}
+	pump();
+	/* pool accounting: free blocks + blocks held by transfers = all */
+	{
+		unsigned held = 0;
+
+		for (unsigned i = 0; i < BS_MAX_XFERS; i++)
+			if (bs.xfer[i].state)
+				held += bs.xfer[i].nblocks;
+		assert_int_equal(held + bs.free_blocks, BS_POOL_BLOCKS);
+	}
+	assert_int_equal(bs.st.outq_full, 0);
+	assert_true(bs.st.bad_frames > 0);
+	nrx = 0;
+	{
+		struct esl_hello h = {ESL_PROTO_VERSION, ESL_PROTO_MIN_VERSION, 8, 0};
+
+		gw_send(ESL_T_HELLO, b, esl_enc_hello(b, sizeof(b), &h));
+		pump();
+		assert_non_null(last_of(ESL_T_HELLO_R, 0));
+	}
+}
+
 /* The gateway is gone: the station's link gives up, and talks again when it is back. */
 static void test_gateway_absent(void **state)
 {
@@ -746,6 +920,9 @@ int main(void)
 		cmocka_unit_test_setup(test_flash_page_and_refusal, setup),
 		cmocka_unit_test_setup(test_checkins, setup),
 		cmocka_unit_test_setup(test_bad_requests, setup),
+		cmocka_unit_test_setup(test_replies_batched, setup),
+		cmocka_unit_test_setup(test_batch_from_gateway, setup),
+		cmocka_unit_test_setup(test_random_requests, setup),
 		cmocka_unit_test_setup(test_gateway_absent, setup),
 	};
 

@@ -381,6 +381,38 @@ static void test_pause(void **state)
 	end_free(b);
 }
 
+/* The peer died in the middle of a long frame: after rx_idle_ms what follows gets through. */
+static void test_unfinished_frame(void **state)
+{
+	struct end *a = end_new(0x100, 4), *b = end_new(0x200, 4);
+	struct esl_frame f;
+
+	(void)state;
+	assert_int_equal(send_num(a, 1, 1000, 0), 0);
+	a->out.n = 30; /* only the start of it arrives */
+	deliver(a, b, 0);
+	assert_int_equal(esl_link_timeout(&b->l, 0), 100);
+	/* a new incarnation of a sends small frames: they sit behind the cut-off one */
+	{
+		struct esl_link_cfg c = a->l.cfg;
+
+		c.sid = 0x101;
+		esl_link_init(&a->l, &c);
+	}
+	assert_int_equal(send_num(a, 2, 10, 50), 0);
+	deliver(a, b, 50);
+	assert_int_equal(b->ngot, 0);
+	assert_int_equal(esl_link_timeout(&b->l, 60), 90); /* counted from the last byte */
+	esl_link_poll(&b->l, 149);
+	assert_int_equal(b->l.st.rx_expired, 0);
+	esl_link_poll(&b->l, 150);
+	assert_int_equal(b->l.st.rx_expired, 1);
+	assert_int_equal(esl_link_next(&b->l, 150, &f), 1);
+	assert_int_equal(esl_get32(f.payload), 2);
+	end_free(a);
+	end_free(b);
+}
+
 /* Both ends talk at once over lossy, corrupting wires; thousands of frames, seq wraps. */
 static void test_lossy_both_ways(void **state)
 {
@@ -434,6 +466,7 @@ int main(void)
 		cmocka_unit_test(test_peer_restart),
 		cmocka_unit_test(test_piggyback),
 		cmocka_unit_test(test_pause),
+		cmocka_unit_test(test_unfinished_frame),
 		cmocka_unit_test(test_lossy_both_ways),
 	};
 

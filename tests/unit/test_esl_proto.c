@@ -22,10 +22,10 @@
 #include "esl_proto.h"
 
 static const uint8_t all_types[] = {
-	ESL_T_ACK,	   ESL_T_NAK,	    ESL_T_HELLO,       ESL_T_HELLO_R,
-	ESL_T_BOOT,	   ESL_T_IMG_BEGIN, ESL_T_IMG_BEGIN_R, ESL_T_IMG_CHUNK,
-	ESL_T_IMG_CHUNK_R, ESL_T_IMG_ABORT, ESL_T_FLASH,       ESL_T_PAGE,
-	ESL_T_RESULT,	   ESL_T_CHECKIN,   ESL_T_LABELS_REQ,  ESL_T_ERROR,
+	ESL_T_ACK,	 ESL_T_NAK,	    ESL_T_HELLO,     ESL_T_HELLO_R,	ESL_T_BOOT,
+	ESL_T_IMG_BEGIN, ESL_T_IMG_BEGIN_R, ESL_T_IMG_CHUNK, ESL_T_IMG_CHUNK_R, ESL_T_IMG_ABORT,
+	ESL_T_FLASH,	 ESL_T_PAGE,	    ESL_T_RESULT,    ESL_T_CHECKIN,	ESL_T_LABELS_REQ,
+	ESL_T_ERROR,	 ESL_T_BATCH,
 };
 
 /* A deterministic PRNG so failures replay. */
@@ -402,6 +402,128 @@ static void test_frame_inside_damaged_frame(void **state)
 		assert_memory_equal(ba_, bz_, (size_t)na_);                                        \
 	} while (0)
 
+/*
+ * Random bytes and randomly mutated frame streams: no crash (ASan), every
+ * decoded frame passes both CRCs, and bytes pushed = garbage + frame bytes
+ * + bytes still buffered. Every frame's payload goes through every message
+ * decoder, which must not read past it.
+ */
+static void test_random_streams(void **state)
+{
+	static uint8_t s[64 * 1024];
+	struct esl_dec d;
+	struct esl_frame f;
+	uint64_t frame_bytes = 0;
+	unsigned frames = 0;
+
+	(void)state;
+	rng_state = 4711;
+	for (int round = 0; round < 40; round++) {
+		size_t n = round % 2 ? build_stream(s, sizeof(s), 40, NULL) : sizeof(s);
+
+		for (size_t i = 0; i < n; i++)
+			if (round % 2 == 0 || rnd() % 200 == 0)
+				s[i] = round % 4 == 0 ? (uint8_t)rnd() : (uint8_t)(s[i] ^ rnd());
+		esl_dec_init(&d, (uint16_t)(round % 3 ? ESL_MAX_PAYLOAD : 100));
+		frame_bytes = 0;
+		for (size_t off = 0; off < n;) {
+			size_t k = 1 + rnd() % 2000;
+
+			off += esl_dec_push(&d, s + off, k > n - off ? n - off : k);
+			while (esl_dec_next(&d, &f)) {
+				union {
+					struct esl_hello a;
+					struct esl_hello_r b;
+					struct esl_img_begin c;
+					struct esl_img_begin_r e;
+					struct esl_img_chunk g;
+					struct esl_img_chunk_r h;
+					struct esl_img_abort i;
+					struct esl_flash j;
+					struct esl_page k;
+					struct esl_result l;
+					struct esl_error m;
+					struct esl_checkin ci;
+					struct esl_frame fr;
+				} u;
+				size_t boff = 0;
+				int cnt;
+
+				frames++;
+				frame_bytes += ESL_OVERHEAD + f.len;
+				esl_dec_hello(f.payload, f.len, &u.a);
+				esl_dec_hello_r(f.payload, f.len, &u.b);
+				esl_dec_img_begin(f.payload, f.len, &u.c);
+				esl_dec_img_begin_r(f.payload, f.len, &u.e);
+				esl_dec_img_chunk(f.payload, f.len, &u.g);
+				esl_dec_img_chunk_r(f.payload, f.len, &u.h);
+				esl_dec_img_abort(f.payload, f.len, &u.i);
+				esl_dec_flash(f.payload, f.len, &u.j);
+				esl_dec_page(f.payload, f.len, &u.k);
+				esl_dec_result(f.payload, f.len, &u.l);
+				esl_dec_error(f.payload, f.len, &u.m);
+				cnt = esl_dec_checkin_count(f.payload, f.len);
+				for (int c = 0; c < cnt; c++)
+					esl_dec_checkin_at(f.payload, (unsigned)c, &u.ci);
+				while (esl_batch_next(&f, &boff, &u.fr) == 1)
+					;
+			}
+		}
+		assert_int_equal(d.st.bytes, n);
+		assert_true(d.st.garbage + frame_bytes + d.n == n);
+	}
+	assert_true(frames > 0);
+}
+
+/* A cut-off header announcing a long frame holds back what follows until expired. */
+static void test_expire(void **state)
+{
+	static uint8_t s[2 * ESL_FRAME_MAX];
+	struct esl_dec d;
+	struct esl_frame f;
+	size_t n = 0;
+	int k;
+
+	(void)state;
+	k = make_frame(s, sizeof(s), ESL_T_IMG_CHUNK, 0, 1000, 0);
+	n = 40; /* only its header and a few bytes made it */
+	for (unsigned i = 1; i <= 3; i++) {
+		k = make_frame(s + n, sizeof(s) - n, ESL_T_HELLO, (uint8_t)i, 8, (uint8_t)i);
+		n += (size_t)k;
+	}
+	esl_dec_init(&d, ESL_MAX_PAYLOAD);
+	assert_false(esl_dec_pending(&d));
+	assert_int_equal(esl_dec_push(&d, s, n), n);
+	assert_int_equal(esl_dec_next(&d, &f), 0); /* waiting for 1014 bytes */
+	assert_true(esl_dec_pending(&d));
+	esl_dec_expire(&d);
+	for (unsigned i = 1; i <= 3; i++) {
+		assert_int_equal(esl_dec_next(&d, &f), 1);
+		check_frame(&f, ESL_T_HELLO, (uint8_t)i, 8, (uint8_t)i);
+	}
+	assert_int_equal(esl_dec_next(&d, &f), 0);
+	assert_false(esl_dec_pending(&d));
+	assert_int_equal(d.st.garbage, 40);
+	/* expiry only gives up frames still incomplete when esl_dec_next looks at them */
+	k = make_frame(s, sizeof(s), ESL_T_RESULT, 9, 18, 9);
+	esl_dec_push(&d, s, 5);
+	esl_dec_expire(&d);
+	esl_dec_push(&d, s + 5, (size_t)k - 5);
+	assert_int_equal(esl_dec_next(&d, &f), 1);
+	esl_dec_push(&d, s, 20);
+	esl_dec_expire(&d);
+	assert_int_equal(esl_dec_next(&d, &f), 0);
+	esl_dec_push(&d, s + 20, (size_t)k - 20); /* too late: its start was dropped */
+	assert_int_equal(esl_dec_next(&d, &f), 0);
+	assert_false(esl_dec_pending(&d));
+	/* a frame split across pushes is not cut by an expiry of nothing */
+	esl_dec_init(&d, ESL_MAX_PAYLOAD);
+	esl_dec_expire(&d);
+	esl_dec_push(&d, s, 5);
+	esl_dec_push(&d, s + 5, (size_t)k - 5);
+	assert_int_equal(esl_dec_next(&d, &f), 1);
+}
+
 static void test_hello(void **state)
 {
 	uint8_t b[64];
@@ -604,6 +726,63 @@ static void test_checkin(void **state)
 	assert_int_equal(esl_dec_checkin_count(b, (size_t)n), -ESL_EINVAL);
 }
 
+static void test_batch(void **state)
+{
+	static uint8_t b[ESL_MAX_PAYLOAD + 16], big[300];
+	struct esl_result r = {0xE1000001, 5, ESL_K_IMAGE, ESL_ST_OK, 77, 1};
+	uint8_t rp[ESL_RESULT_LEN], cp[ESL_IMG_CHUNK_R_LEN];
+	struct esl_img_chunk_r c = {5, ESL_ST_OK, 1, 4000};
+	struct esl_frame bf = {.type = ESL_T_BATCH, .seq = 9, .sid = 3}, m;
+	size_t off = 0;
+	int n = 0, k = 0;
+
+	(void)state;
+	esl_enc_result(rp, sizeof(rp), &r);
+	esl_enc_img_chunk_r(cp, sizeof(cp), &c);
+	n = esl_batch_add(b, sizeof(b), 0, ESL_T_IMG_CHUNK_R, cp, sizeof(cp));
+	assert_int_equal(n, 2 + ESL_IMG_CHUNK_R_LEN);
+	n = esl_batch_add(b, sizeof(b), (size_t)n, ESL_T_RESULT, rp, sizeof(rp));
+	assert_int_equal(n, 4 + ESL_IMG_CHUNK_R_LEN + ESL_RESULT_LEN);
+	n = esl_batch_add(b, sizeof(b), (size_t)n, ESL_T_LABELS_REQ, NULL, 0);
+	bf.len = (uint16_t)n;
+	bf.payload = b;
+	assert_int_equal(esl_batch_next(&bf, &off, &m), 1);
+	assert_int_equal(m.type, ESL_T_IMG_CHUNK_R);
+	assert_int_equal(m.seq, 9);
+	assert_memory_equal(m.payload, cp, sizeof(cp));
+	assert_int_equal(esl_batch_next(&bf, &off, &m), 1);
+	assert_int_equal(m.type, ESL_T_RESULT);
+	assert_int_equal(m.len, ESL_RESULT_LEN);
+	assert_int_equal(esl_batch_next(&bf, &off, &m), 1);
+	assert_int_equal(m.type, ESL_T_LABELS_REQ);
+	assert_int_equal(m.len, 0);
+	assert_int_equal(esl_batch_next(&bf, &off, &m), 0);
+	/* what cannot go in */
+	assert_int_equal(esl_batch_add(b, sizeof(b), 0, ESL_T_ACK, NULL, 0), -ESL_EINVAL);
+	assert_int_equal(esl_batch_add(b, sizeof(b), 0, ESL_T_BATCH, NULL, 0), -ESL_EINVAL);
+	assert_int_equal(esl_batch_add(b, sizeof(b), 0, ESL_T_RESULT, big, 256), -ESL_EMSGSIZE);
+	assert_int_equal(esl_batch_add(b, 10, 0, ESL_T_RESULT, rp, sizeof(rp)), -ESL_EMSGSIZE);
+	/* it stops at ESL_MAX_PAYLOAD */
+	for (n = 0, k = 0;
+	     (n = esl_batch_add(b, sizeof(b), (size_t)n, ESL_T_RESULT, big, 255)) > 0;)
+		k++;
+	assert_int_equal(k, ESL_MAX_PAYLOAD / 257);
+	/* malformed: a record running past the end, a nested batch */
+	b[0] = ESL_T_RESULT;
+	b[1] = 30;
+	bf.len = 20;
+	off = 0;
+	assert_int_equal(esl_batch_next(&bf, &off, &m), -ESL_EINVAL);
+	b[0] = ESL_T_BATCH;
+	b[1] = 0;
+	off = 0;
+	assert_int_equal(esl_batch_next(&bf, &off, &m), -ESL_EINVAL);
+	b[0] = ESL_T_RESULT;
+	bf.len = 1;
+	off = 0;
+	assert_int_equal(esl_batch_next(&bf, &off, &m), -ESL_EINVAL);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -650,6 +829,8 @@ int main(void)
 		cmocka_unit_test(test_corrupted_byte),
 		cmocka_unit_test(test_oversize),
 		cmocka_unit_test(test_frame_inside_damaged_frame),
+		cmocka_unit_test(test_random_streams),
+		cmocka_unit_test(test_expire),
 		cmocka_unit_test(test_hello),
 		cmocka_unit_test(test_hello_r),
 		cmocka_unit_test(test_img_begin),
@@ -657,6 +838,7 @@ int main(void)
 		cmocka_unit_test(test_img_chunk),
 		cmocka_unit_test(test_small_messages),
 		cmocka_unit_test(test_checkin),
+		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_byte_helpers),
 	};
