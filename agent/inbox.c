@@ -7,9 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
+#include "fetch.h"
 #include "inbox.h"
 #include "log.h"
 #include "prices.h"
@@ -17,6 +20,10 @@
 
 #define INBOX_TOPIC_MAX 256
 #define INBOX_RECHECK_MS 60000 /* re-arm the schedule timer at most this far ahead */
+/* A snapshot download holds its scheduled row this long (then, after a crash, it resumes). */
+#define SNAP_LEASE_MS ((int64_t)(FETCH_DEFAULT_TIMEOUT_S + 60) * 1000)
+#define SNAP_RETRY_MIN_MS 15000
+#define SNAP_RETRY_MAX_MS (15 * 60 * 1000)
 #define ACK_MAX (256 * 1024)
 #define CMD_BIND_MAX 20000
 #define CHANGED_MAX ((size_t)PRICE_MAX_ITEMS * (PRICE_SKU_MAX + 1) * 2)
@@ -36,6 +43,12 @@ struct inbox {
 	struct dynbuf due; /* payload of a scheduled batch being applied */
 	char t_prices[INBOX_TOPIC_MAX], t_fleet_prices[INBOX_TOPIC_MAX];
 	char t_cmd[INBOX_TOPIC_MAX], t_fleet_cmd[INBOX_TOPIC_MAX];
+	/* The snapshot being downloaded (one at a time). */
+	struct fetch *fetch;
+	char snap_id[PRICE_ID_MAX + 1]; /* "" when none */
+	char snap_path[4096];
+	int snap_fetch_id;
+	unsigned snap_failures;
 };
 
 static void arm_timer(struct inbox *ib);
@@ -274,12 +287,43 @@ static void on_prices(struct inbox *ib, const char *payload, size_t len, bool fl
 		goto out;
 	}
 	if (b.has_snapshot) {
-		/* Downloads are not built yet: say so rather than pretend. */
-		dynbuf_init(&ej, 1024);
-		dynbuf_adds(&ej, "[{\"at\":\"snapshot\",\"error\":\"snapshot batches are not "
-				 "supported by this gateway version\"}]");
-		ack_only(ib, b.id, "rejected", ej.buf, NULL);
-		dynbuf_free(&ej);
+		/*
+		 * A catalogue to download: kept as a scheduled batch (so a restart
+		 * resumes it), acked "scheduled" now, and "applied" or "rejected"
+		 * once the file is in and checked.
+		 */
+		int64_t when =
+			b.effective_at_ms > now_wall_ms() ? b.effective_at_ms : now_wall_ms();
+		char ts[TS_BUFSZ];
+
+		ts_format(when, ts);
+		rc = ib->host->commit(ib->host->arg);
+		if (!rc)
+			rc = store_begin(ib->store);
+		if (!rc)
+			rc = pricebook_schedule(ib->pb, b.id, when, b.issued_at_ms, fleet, payload,
+						len);
+		if (!rc)
+			rc = pricebook_record(ib->pb, b.id, "prices", "scheduled");
+		if (!rc)
+			rc = ack_begin(ib, b.id, "scheduled");
+		if (!rc)
+			rc = dynbuf_addf(&ib->ack,
+					 ",\"effective_at\":\"%s\",\"snapshot\":{\"size\":%lld,"
+					 "\"sha256\":\"%s\"}",
+					 ts, (long long)b.snapshot_size, b.snapshot_sha256);
+		if (!rc)
+			rc = ack_finish(ib, NULL);
+		if (!rc)
+			rc = commit(ib);
+		if (rc) {
+			fail(ib, b.id, rc);
+			goto out;
+		}
+		log_info("prices: snapshot batch %s accepted: %lld bytes to download", b.id,
+			 (long long)b.snapshot_size);
+		count_status(ib, b.id, "scheduled");
+		arm_timer(ib);
 		goto out;
 	}
 
@@ -527,6 +571,229 @@ void inbox_message(struct inbox *ib, const char *topic, const void *payload, siz
 	}
 }
 
+static void snapshot_done(void *arg, int status, const char *why, uint64_t bytes);
+
+/* Reject snapshot batch @id for good: unschedule and ack with @at / @msg. */
+static void snapshot_reject(struct inbox *ib, const char *id, const char *at, const char *msg)
+{
+	struct price_errors *errs = malloc(sizeof(*errs));
+	struct dynbuf ej;
+	int rc;
+
+	log_warn("prices: snapshot batch %s rejected: %s%s%s", id, at, at[0] ? ": " : "", msg);
+	dynbuf_init(&ej, ACK_MAX / 2);
+	if (errs) {
+		price_errors_init(errs);
+		price_errors_add(errs, at, "%s", msg);
+		price_errors_json(errs, &ej);
+		free(errs);
+	}
+	rc = store_begin(ib->store);
+	if (!rc)
+		rc = pricebook_unschedule(ib->pb, id);
+	if (!rc)
+		rc = pricebook_record(ib->pb, id, "prices", "rejected");
+	if (!rc)
+		rc = ack_begin(ib, id, "rejected");
+	if (!rc)
+		rc = ack_finish(ib, ej.len ? ej.buf : "[]");
+	if (!rc)
+		rc = commit(ib);
+	if (rc)
+		fail(ib, id, rc);
+	else
+		count_status(ib, id, "rejected");
+	dynbuf_free(&ej);
+}
+
+/* Start downloading the snapshot of batch @b (scheduled row @id). */
+static void snapshot_start(struct inbox *ib, const struct price_batch *b, const char *id)
+{
+	struct fetch_req r = {0};
+	int rc;
+
+	if (ib->snap_id[0]) {
+		/* One at a time: look again when the current one is done. */
+		store_begin(ib->store);
+		pricebook_reschedule(ib->pb, id, now_wall_ms() + SNAP_RETRY_MIN_MS);
+		ib->host->commit(ib->host->arg);
+		return;
+	}
+	if (!ib->fetch && fetch_new(ib->loop, &ib->fetch) < 0) {
+		log_err("prices: cannot start the downloader");
+		return;
+	}
+	snprintf(ib->snap_path, sizeof(ib->snap_path), "%s/snapshots/%s.json", ib->conf->data_dir,
+		 b->snapshot_sha256);
+	{
+		char dir[sizeof(ib->snap_path)];
+
+		snprintf(dir, sizeof(dir), "%s/snapshots", ib->conf->data_dir);
+		mkdir(dir, 0750);
+	}
+	r.url = b->snapshot_url;
+	r.ca_file = ib->conf->hq.tls_ca[0] ? ib->conf->hq.tls_ca : NULL;
+	r.dest = ib->snap_path;
+	r.max_bytes = (uint64_t)b->snapshot_size;
+	r.expect_size = (uint64_t)b->snapshot_size;
+	r.expect_sha256 = b->snapshot_sha256;
+	/* Hold the row while the download runs; after a crash it is picked up again. */
+	store_begin(ib->store);
+	pricebook_reschedule(ib->pb, id, now_wall_ms() + SNAP_LEASE_MS);
+	ib->host->commit(ib->host->arg);
+	rc = fetch_start(ib->fetch, &r, snapshot_done, ib, &ib->snap_fetch_id);
+	if (rc < 0) {
+		log_err("prices: snapshot %s: cannot start the download: %s", id, strerror(-rc));
+		return;
+	}
+	str_copy(ib->snap_id, sizeof(ib->snap_id), id);
+	log_info("prices: snapshot %s: downloading %lld bytes", id, (long long)b->snapshot_size);
+}
+
+/* Read the downloaded file, check it, apply it as the whole price table. */
+static void snapshot_apply(struct inbox *ib, const char *id)
+{
+	struct price_errors *errs = malloc(sizeof(*errs));
+	struct price_batch hdr = {0}, snap = {0};
+	struct pricebook_result r;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc;
+
+	pricebook_result_init(&r);
+	if (!errs)
+		goto out;
+	/* The batch's own header (id, issued_at, currency) from its scheduled row. */
+	if (pricebook_get_scheduled(ib->pb, id, &ib->due) != 1 ||
+	    price_batch_parse(ib->due.buf, ib->due.len, &hdr, errs)) {
+		log_err("prices: snapshot %s: its batch is gone", id);
+		goto out;
+	}
+	f = fopen(ib->snap_path, "rb");
+	if (f) {
+		struct stat sb;
+
+		if (fstat(fileno(f), &sb) == 0 && sb.st_size >= 0 &&
+		    (uint64_t)sb.st_size <= PRICE_SNAPSHOT_MAX) {
+			len = (size_t)sb.st_size;
+			text = malloc(len ? len : 1);
+			if (text && fread(text, 1, len, f) != len) {
+				free(text);
+				text = NULL;
+			}
+		}
+		fclose(f);
+	}
+	if (!text) {
+		snapshot_reject(ib, id, "snapshot", "the downloaded file cannot be read");
+		goto out;
+	}
+	rc = price_snapshot_parse(text, len, &snap, errs);
+	free(text);
+	if (rc == -EINVAL) {
+		struct dynbuf ej;
+
+		dynbuf_init(&ej, ACK_MAX / 2);
+		price_errors_json(errs, &ej);
+		log_warn("prices: snapshot %s rejected: %zu error(s), first: %s: %s", id,
+			 errs->total, errs->e[0].at, errs->e[0].error);
+		store_begin(ib->store);
+		pricebook_unschedule(ib->pb, id);
+		pricebook_record(ib->pb, id, "prices", "rejected");
+		if (ack_begin(ib, id, "rejected") == 0 && ack_finish(ib, ej.buf) == 0 &&
+		    commit(ib) == 0)
+			count_status(ib, id, "rejected");
+		else
+			fail(ib, id, -EIO);
+		dynbuf_free(&ej);
+		goto out_free;
+	}
+	if (rc < 0) {
+		log_err("prices: snapshot %s: %s", id, strerror(-rc));
+		goto out_free;
+	}
+	/* The file's items under the batch's identity. */
+	str_copy(snap.id, sizeof(snap.id), hdr.id);
+	snap.issued_at_ms = hdr.issued_at_ms;
+	memcpy(snap.currency, hdr.currency, sizeof(snap.currency));
+	rc = ib->host->commit(ib->host->arg);
+	if (!rc)
+		rc = store_begin(ib->store);
+	if (!rc)
+		rc = pricebook_apply(ib->pb, &snap, true, &r, on_changed, ib);
+	if (!rc)
+		rc = pricebook_unschedule(ib->pb, id);
+	if (!rc)
+		rc = pricebook_record(ib->pb, id, "prices", "applied");
+	if (!rc)
+		rc = ack_begin(ib, id, "applied");
+	if (!rc)
+		rc = dynbuf_addf(&ib->ack,
+				 ",\"applied\":%zu,\"removed\":%zu,\"superseded_count\":%zu,"
+				 "\"snapshot\":true",
+				 r.applied, r.removed, r.superseded);
+	if (!rc && r.removed) {
+		rc = dynbuf_adds(&ib->ack, ",\"removed_skus\":[");
+		if (!rc)
+			rc = dynbuf_add(&ib->ack, r.removed_skus.buf, r.removed_skus.len);
+		if (!rc)
+			rc = dynbuf_add(&ib->ack, "]", 1);
+	}
+	if (!rc)
+		rc = ack_finish(ib, NULL);
+	if (!rc)
+		rc = commit(ib);
+	if (rc) {
+		fail(ib, id, rc);
+		goto out_free;
+	}
+	log_info("prices: snapshot %s applied: %zu set, %zu removed (not in the catalogue), %zu "
+		 "superseded",
+		 id, r.applied, r.removed, r.superseded);
+	count_status(ib, id, "applied");
+	unlink(ib->snap_path);
+out_free:
+	price_batch_free(&snap);
+out:
+	price_batch_free(&hdr);
+	pricebook_result_free(&r);
+	free(errs);
+}
+
+static void snapshot_done(void *arg, int status, const char *why, uint64_t bytes)
+{
+	struct inbox *ib = arg;
+	char id[PRICE_ID_MAX + 1];
+
+	str_copy(id, sizeof(id), ib->snap_id);
+	ib->snap_id[0] = '\0';
+	if (status == 0) {
+		ib->snap_failures = 0;
+		snapshot_apply(ib, id);
+	} else if (status == -EFBIG || status == -EBADMSG || status == -EPROTO) {
+		/* The file itself is wrong: HQ must send another batch. */
+		ib->snap_failures = 0;
+		snapshot_reject(ib, id, "snapshot.url", why);
+	} else {
+		/* Network trouble: try again later, resuming what we have. */
+		int64_t delay = SNAP_RETRY_MIN_MS;
+
+		for (unsigned i = 0; i < ib->snap_failures && delay < SNAP_RETRY_MAX_MS; i++)
+			delay *= 2;
+		if (delay > SNAP_RETRY_MAX_MS)
+			delay = SNAP_RETRY_MAX_MS;
+		ib->snap_failures++;
+		log_warn("prices: snapshot %s: download failed after %llu bytes (%s); retrying in "
+			 "%lld s",
+			 id, (unsigned long long)bytes, why, (long long)(delay / 1000));
+		store_begin(ib->store);
+		pricebook_reschedule(ib->pb, id, now_wall_ms() + delay);
+		ib->host->commit(ib->host->arg);
+	}
+	arm_timer(ib);
+}
+
 void inbox_run_due(struct inbox *ib)
 {
 	char id[PRICE_ID_MAX + 1];
@@ -545,6 +812,12 @@ void inbox_run_due(struct inbox *ib)
 		if (!errs)
 			break;
 		rc = price_batch_parse(ib->due.buf, ib->due.len, &b, errs);
+		if (!rc && b.has_snapshot) {
+			/* Its download holds the row (a lease), then applies it. */
+			snapshot_start(ib, &b, id);
+			price_batch_free(&b);
+			continue;
+		}
 		if (!rc)
 			rc = ib->host->commit(ib->host->arg);
 		if (!rc)
@@ -646,6 +919,7 @@ void inbox_free(struct inbox *ib)
 	if (!ib)
 		return;
 	loop_timer_del(ib->loop, ib->timer);
+	fetch_free(ib->fetch);
 	dynbuf_free(&ib->ack);
 	dynbuf_free(&ib->changed);
 	dynbuf_free(&ib->due);

@@ -33,6 +33,8 @@ struct pricebook {
 	sqlite3_stmt *st_next_due;
 	sqlite3_stmt *st_due;
 	sqlite3_stmt *st_unschedule;
+	sqlite3_stmt *st_reschedule;
+	sqlite3_stmt *st_get_sched;
 	sqlite3_stmt *st_sched_count;
 	sqlite3_stmt *st_get;
 	sqlite3_stmt *st_list;
@@ -73,6 +75,9 @@ static const struct {
 	 "SELECT id, body, fleet FROM scheduled WHERE effective_at_ms <= ?1"
 	 " ORDER BY effective_at_ms, issued_at_ms, id LIMIT 1"},
 	{offsetof(struct pricebook, st_unschedule), "DELETE FROM scheduled WHERE id = ?1"},
+	{offsetof(struct pricebook, st_get_sched), "SELECT body FROM scheduled WHERE id = ?1"},
+	{offsetof(struct pricebook, st_reschedule),
+	 "UPDATE scheduled SET effective_at_ms = ?2 WHERE id = ?1"},
 	{offsetof(struct pricebook, st_sched_count), "SELECT count(*) FROM scheduled"},
 	{offsetof(struct pricebook, st_get),
 	 "SELECT sku, price, regular, name, unit, promo_until_ms, currency, issued_at_ms,"
@@ -403,6 +408,37 @@ int pricebook_unschedule(struct pricebook *pb, const char *id)
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	rc = run(st);
 	return rc == SQLITE_DONE ? 0 : fail(pb, NULL, rc, "unschedule");
+}
+
+int pricebook_get_scheduled(struct pricebook *pb, const char *id, struct dynbuf *payload)
+{
+	sqlite3_stmt *st = pb->st_get_sched;
+	int rc, ret = 0;
+
+	dynbuf_reset(payload);
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const void *body = sqlite3_column_blob(st, 0);
+
+		ret = body ? dynbuf_add(payload, body, (size_t)sqlite3_column_bytes(st, 0)) : 0;
+		ret = ret < 0 ? ret : 1;
+	} else if (rc != SQLITE_DONE) {
+		return fail(pb, st, rc, "get scheduled");
+	}
+	run(st);
+	return ret;
+}
+
+int pricebook_reschedule(struct pricebook *pb, const char *id, int64_t when)
+{
+	sqlite3_stmt *st = pb->st_reschedule;
+	int rc;
+
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, when);
+	rc = run(st);
+	return rc == SQLITE_DONE ? 0 : fail(pb, NULL, rc, "reschedule");
 }
 
 /* Run a "SELECT count(*)" statement. */

@@ -85,6 +85,12 @@ int pricebook_next_due(struct pricebook *pb, int64_t *when);
 int pricebook_take_due(struct pricebook *pb, int64_t now_ms, struct dynbuf *payload, char *id,
 		       size_t idsz, bool *fleet);
 
+/* The payload of scheduled batch @id into @payload. Returns 1, 0 (not there) or -EIO. */
+int pricebook_get_scheduled(struct pricebook *pb, const char *id, struct dynbuf *payload);
+
+/* Move scheduled batch @id to @when (a snapshot's download lease or retry). 0 or -EIO. */
+int pricebook_reschedule(struct pricebook *pb, const char *id, int64_t when);
+
 /* Forget scheduled batch @id (applied). Returns 0 or -EIO. */
 int pricebook_unschedule(struct pricebook *pb, const char *id);
 
