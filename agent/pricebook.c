@@ -190,6 +190,7 @@ int pricebook_record(struct pricebook *pb, const char *id, const char *kind, con
 void pricebook_result_init(struct pricebook_result *r)
 {
 	memset(r, 0, sizeof(*r));
+	r->now_ms = now_wall_ms();
 	dynbuf_init(&r->superseded_skus, 64 * 1024);
 	dynbuf_init(&r->removed_skus, 64 * 1024);
 }
@@ -284,49 +285,47 @@ static int remove_missing(struct pricebook *pb, const struct price_batch *b, int
 	return ret;
 }
 
-int pricebook_apply(struct pricebook *pb, const struct price_batch *b, bool snapshot,
-		    struct pricebook_result *r, pricebook_changed_cb changed, void *arg)
+int pricebook_apply_item(struct pricebook *pb, const struct price_batch *b,
+			 const struct price_item *it, struct pricebook_result *r,
+			 pricebook_changed_cb changed, void *arg)
 {
-	int64_t now = now_wall_ms();
-	size_t nsup = 0;
-	int rc, ret;
+	sqlite3_stmt *st = pb->st_upsert;
+	int rc;
 
-	dynbuf_reset(&r->superseded_skus);
-	dynbuf_reset(&r->removed_skus);
-	for (size_t i = 0; i < b->n_items; i++) {
-		const struct price_item *it = &b->items[i];
-		sqlite3_stmt *st = pb->st_upsert;
-
-		sqlite3_bind_text(st, 1, it->sku, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, it->price);
-		if (it->regular >= 0)
-			sqlite3_bind_int64(st, 3, it->regular);
-		bind_opt_text(st, 4, it->name);
-		bind_opt_text(st, 5, it->unit);
-		if (it->promo_until_ms)
-			sqlite3_bind_int64(st, 6, it->promo_until_ms);
-		sqlite3_bind_text(st, 7, b->currency, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 8, b->issued_at_ms);
-		sqlite3_bind_text(st, 9, b->id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 10, now);
-		rc = run(st);
-		if (rc != SQLITE_DONE)
-			return fail(pb, NULL, rc, "apply item");
-		if (sqlite3_changes(pb->db) > 0) {
-			r->applied++;
-			if (changed)
-				changed(arg, it->sku);
-		} else {
-			r->superseded++;
-			ret = list_add(&r->superseded_skus, &nsup, it->sku);
-			if (ret < 0)
-				return ret;
-		}
+	sqlite3_bind_text(st, 1, it->sku, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, it->price);
+	if (it->regular >= 0)
+		sqlite3_bind_int64(st, 3, it->regular);
+	bind_opt_text(st, 4, it->name);
+	bind_opt_text(st, 5, it->unit);
+	if (it->promo_until_ms)
+		sqlite3_bind_int64(st, 6, it->promo_until_ms);
+	sqlite3_bind_text(st, 7, b->currency, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, b->issued_at_ms);
+	sqlite3_bind_text(st, 9, b->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 10, r->now_ms);
+	rc = run(st);
+	if (rc != SQLITE_DONE)
+		return fail(pb, NULL, rc, "apply item");
+	if (sqlite3_changes(pb->db) > 0) {
+		r->applied++;
+		if (changed)
+			changed(arg, it->sku);
+		return 0;
 	}
+	r->superseded++;
+	return list_add(&r->superseded_skus, &r->n_superseded_listed, it->sku);
+}
+
+int pricebook_apply_rest(struct pricebook *pb, const struct price_batch *b, bool snapshot,
+			 struct pricebook_result *r, pricebook_changed_cb changed, void *arg)
+{
+	int ret;
+
 	for (size_t i = 0; i < b->n_remove; i++) {
 		bool done;
 
-		ret = remove_sku(pb, b, b->remove[i], now, &done);
+		ret = remove_sku(pb, b, b->remove[i], r->now_ms, &done);
 		if (ret < 0)
 			return ret;
 		if (done) {
@@ -335,14 +334,27 @@ int pricebook_apply(struct pricebook *pb, const struct price_batch *b, bool snap
 				changed(arg, b->remove[i]);
 		} else {
 			r->superseded++;
-			ret = list_add(&r->superseded_skus, &nsup, b->remove[i]);
+			ret = list_add(&r->superseded_skus, &r->n_superseded_listed, b->remove[i]);
 			if (ret < 0)
 				return ret;
 		}
 	}
 	if (snapshot)
-		return remove_missing(pb, b, now, r, changed, arg);
+		return remove_missing(pb, b, r->now_ms, r, changed, arg);
 	return 0;
+}
+
+int pricebook_apply(struct pricebook *pb, const struct price_batch *b, bool snapshot,
+		    struct pricebook_result *r, pricebook_changed_cb changed, void *arg)
+{
+	int ret;
+
+	for (size_t i = 0; i < b->n_items; i++) {
+		ret = pricebook_apply_item(pb, b, &b->items[i], r, changed, arg);
+		if (ret < 0)
+			return ret;
+	}
+	return pricebook_apply_rest(pb, b, snapshot, r, changed, arg);
 }
 
 int pricebook_schedule(struct pricebook *pb, const char *id, int64_t effective_at_ms,

@@ -51,6 +51,8 @@ struct pricebook_result {
 	struct dynbuf superseded_skus;
 	/* The first PRICEBOOK_LIST_MAX SKUs a snapshot removed, as a JSON array text. */
 	struct dynbuf removed_skus;
+	size_t n_superseded_listed;
+	int64_t now_ms; /* the updated time written for this batch */
 };
 
 void pricebook_result_init(struct pricebook_result *r);
@@ -70,6 +72,17 @@ typedef void (*pricebook_changed_cb)(void *arg, const char *sku);
  */
 int pricebook_apply(struct pricebook *pb, const struct price_batch *b, bool snapshot,
 		    struct pricebook_result *r, pricebook_changed_cb changed, void *arg);
+
+/*
+ * The same in pieces, for a batch streamed item by item (prices.h
+ * price_foreach_item): each item, then the remove list and (for a snapshot)
+ * the SKUs it lacks. @b gives the header (id, issued_at, currency, remove).
+ */
+int pricebook_apply_item(struct pricebook *pb, const struct price_batch *b,
+			 const struct price_item *it, struct pricebook_result *r,
+			 pricebook_changed_cb changed, void *arg);
+int pricebook_apply_rest(struct pricebook *pb, const struct price_batch *b, bool snapshot,
+			 struct pricebook_result *r, pricebook_changed_cb changed, void *arg);
 
 /* Keep a validated batch's payload until @effective_at_ms. Returns 0 or -EIO. */
 int pricebook_schedule(struct pricebook *pb, const char *id, int64_t effective_at_ms,
