@@ -7,7 +7,8 @@ of the three types) and a POS on a pty. HQ binds the 2,000 labels with one
 `labels.bind` command and publishes a 2,000-SKU price batch; every label then
 shows its price: the hash each simulated label reports equals the content
 hash shelfd wanted, and for one label of each type the emulator's framebuffer
-is pixel-identical to `shelfctl labels preview`. A till charging a price that
+is pixel-identical to `shelfctl labels preview`; `labels flash` blinks a
+label's LED. A till charging a price that
 differs from the label's becomes an `integrity` event at HQ and shows in
 `shelfctl integrity`. Then a second full batch with shelfd killed (SIGKILL)
 in the middle of the rollout and restarted: every label ends with the newest
@@ -135,6 +136,11 @@ def run(ctx):
                         if e.get("type") == "label" and e.get("result") == "delivered"]
     H.check(len(delivered_events) >= N, "only %d label delivered events at HQ"
             % len(delivered_events))
+
+    # --- the technician finds a label on the shelf: its LED flashes
+    before = emu.label("E1000002")["flashes"]
+    d.ctl("labels", "flash", "E1000002")
+    H.wait_until(lambda: emu.label("E1000002")["flashes"] > before, 10, "E1000002 flashing")
 
     # --- integrity: the till charges 9.99 for S00005, its label shows 10.05
     line = {"type": "sale", "receipt": "R-INT-1", "lines": [
