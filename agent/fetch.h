@@ -125,8 +125,7 @@ void fetch_free(struct fetch *f);
  *   other -errno   opening, sizing or truncating the part file (open(2),
  *                  fstat(2), ftruncate(2)): -EACCES, -ENOENT, ...
  */
-int fetch_start(struct fetch *f, const struct fetch_req *r, fetch_done_cb cb, void *arg,
-		int *id);
+int fetch_start(struct fetch *f, const struct fetch_req *r, fetch_done_cb cb, void *arg, int *id);
 
 /*
  * Stop transfer @id: no callback will run for it; the part file is kept

@@ -10,6 +10,8 @@ Serves the files of --dir with Range support ("bytes=N-" and "bytes=N-M":
   /big         Content-Length 10 MiB of zeros
   /bignolen    10 MiB of zeros, no Content-Length (ends when it closes)
   /norange     the file "norange", always 200 with all of it (ignores Range)
+  /shortrange  the file "good.bin", but a Range request gets a 206 of 10 bytes
+               (a Content-Range that stops short of the total)
   /redir       302 to /good.bin; /redirloop: 302 to itself
   /404         404
 
@@ -116,6 +118,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.zeros(10 << 20)
             elif p == "/norange":
                 self.serve_file("norange", honor_range=False)
+            elif p == "/shortrange":
+                m = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
+                if not m:
+                    self.serve_file("good.bin")
+                    return
+                start = int(m.group(1))
+                with open(os.path.join(ARGS.dir, "good.bin"), "rb") as f:
+                    data = f.read()
+                self.head(206, 10, {"Content-Range": "bytes %d-%d/%d" %
+                                    (start, start + 9, len(data))})
+                self.wfile.write(data[start:start + 10])
             elif p == "/redir":
                 self.head(302, 0, {"Location": "/good.bin"})
             elif p == "/redirloop":
