@@ -9,6 +9,7 @@ DRIVER_OBJS := drivers/device.o drivers/linebuf.o drivers/pos.o drivers/serial.o
 AGENT_OBJS := agent/main.o agent/daemon.o agent/loop.o agent/config.o agent/store.o \
 	agent/batch.o agent/hqlink.o agent/ctl.o agent/json.o agent/pricebook.o agent/inbox.o \
 	agent/daemon_prices.o agent/prices.o agent/jscan.o agent/labeljob.o agent/labelbook.o \
+	agent/sqlstmt.o \
 	agent/labels.o agent/render.o agent/font.o agent/fetch.o firmware/proto/esl_image.o \
 	$(DRIVER_OBJS) \
 	$(UTIL_OBJS)

@@ -98,17 +98,13 @@ static void remember(struct shelfd *d, int64_t seq, int64_t ts_ms, const char *t
  * straight into one reused buffer (this runs for every sale: no per-event
  * allocation beyond SQLite's own).
  */
-int shelfd_emit(struct shelfd *d, const char *source, const char *type, cJSON *body, int64_t ts_ms)
+/* Start an event's text: {"ts":..,"type":..,"source":.. and a comma if members follow. */
+static int event_open(struct dynbuf *b, int64_t ts_ms, const char *type, const char *source,
+		      bool members)
 {
-	struct dynbuf *b = &d->evbuf;
 	char ts[TS_BUFSZ];
-	int64_t seq;
 	int rc;
 
-	if (!cJSON_IsObject(body))
-		return -EINVAL;
-	if (!ts_ms)
-		ts_ms = now_wall_ms();
 	ts_format(ts_ms, ts);
 	dynbuf_reset(b);
 	rc = dynbuf_adds(b, "{\"ts\":\"");
@@ -122,8 +118,22 @@ int shelfd_emit(struct shelfd *d, const char *source, const char *type, cJSON *b
 		rc = dynbuf_adds(b, ",\"source\":");
 	if (!rc)
 		rc = dynbuf_add_json_str(b, source);
-	if (!rc && body->child)
+	if (!rc && members)
 		rc = dynbuf_add(b, ",", 1);
+	return rc;
+}
+
+int shelfd_emit(struct shelfd *d, const char *source, const char *type, cJSON *body, int64_t ts_ms)
+{
+	struct dynbuf *b = &d->evbuf;
+	int64_t seq;
+	int rc;
+
+	if (!cJSON_IsObject(body))
+		return -EINVAL;
+	if (!ts_ms)
+		ts_ms = now_wall_ms();
+	rc = event_open(b, ts_ms, type, source, body->child != NULL);
 	if (!rc)
 		rc = json_write(b, body, true);
 	if (!rc)
@@ -166,27 +176,12 @@ static int host_emit_text(void *arg, struct device *dev, const char *type, const
 	struct shelfd *d = arg;
 	struct dynbuf *b = &d->evbuf;
 	const char *source = dev->conf->name;
-	char ts[TS_BUFSZ];
 	int64_t seq;
 	int rc;
 
 	if (!ts_ms)
 		ts_ms = now_wall_ms();
-	ts_format(ts_ms, ts);
-	dynbuf_reset(b);
-	rc = dynbuf_adds(b, "{\"ts\":\"");
-	if (!rc)
-		rc = dynbuf_adds(b, ts);
-	if (!rc)
-		rc = dynbuf_adds(b, "\",\"type\":");
-	if (!rc)
-		rc = dynbuf_add_json_str(b, type);
-	if (!rc)
-		rc = dynbuf_adds(b, ",\"source\":");
-	if (!rc)
-		rc = dynbuf_add_json_str(b, source);
-	if (!rc && len)
-		rc = dynbuf_add(b, ",", 1);
+	rc = event_open(b, ts_ms, type, source, len > 0);
 	if (!rc)
 		rc = dynbuf_add(b, members, len);
 	if (!rc)

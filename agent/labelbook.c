@@ -11,6 +11,7 @@
 
 #include <sqlite3.h>
 
+#include "sqlstmt.h"
 #include "labelbook.h"
 #include "log.h"
 #include "util.h"
@@ -45,10 +46,10 @@ struct labelbook {
 	sqlite3_stmt *st_counts;
 };
 
-static const struct {
-	size_t off;
-	const char *sql;
-} stmts[] = {
+/* An SQLite failure: logged, the statement reset, -EIO. */
+#define FAIL(o, st, rc, what) sqlstmt_fail((o)->db, st, rc, "labels", what)
+
+static const struct sqlstmt_def stmts[] = {
 	{offsetof(struct labelbook, st_get), "SELECT " COLS " FROM labels WHERE id = ?1"},
 	{offsetof(struct labelbook, st_bind),
 	 "INSERT INTO labels(id, sku, bound_ms) VALUES(?1, ?2, ?3)"
@@ -87,30 +88,6 @@ static const struct {
 	 "   ?1 - last_seen_ms > 3 * max(checkin_ms, 60000))),"
 	 " coalesce(sum(job_superseded), 0) FROM labels"},
 };
-
-static sqlite3_stmt **slot(struct labelbook *lb, size_t i)
-{
-	return (sqlite3_stmt **)((char *)lb + stmts[i].off);
-}
-
-static int fail(struct labelbook *lb, sqlite3_stmt *st, int rc, const char *what)
-{
-	log_err("labels: %s: %s (%d)", what, sqlite3_errmsg(lb->db), rc);
-	if (st) {
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-	}
-	return -EIO;
-}
-
-static int run(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc;
-}
 
 /* --- the SKU set --- */
 
@@ -187,8 +164,8 @@ static int load_skus(struct labelbook *lb)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && ret == 0)
 		ret = skuset_add(&lb->skus, (const char *)sqlite3_column_text(st, 0));
 	if (ret == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
-		ret = fail(lb, NULL, rc, "load skus");
-	run(st);
+		ret = FAIL(lb, NULL, rc, "load skus");
+	sqlstmt_run(st);
 	return ret;
 }
 
@@ -209,14 +186,10 @@ int labelbook_open(struct store *st, struct labelbook **out)
 	if (!lb)
 		return -ENOMEM;
 	lb->db = store_db(st);
-	for (size_t i = 0; i < ARRAY_SIZE(stmts); i++) {
-		rc = sqlite3_prepare_v3(lb->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
-					slot(lb, i), NULL);
-		if (rc != SQLITE_OK) {
-			log_err("labels: prepare: %s", sqlite3_errmsg(lb->db));
-			labelbook_close(lb);
-			return -EIO;
-		}
+	rc = sqlstmt_prepare_all(lb->db, lb, stmts, ARRAY_SIZE(stmts), "labels");
+	if (rc < 0) {
+		free(lb);
+		return rc;
 	}
 	rc = load_skus(lb);
 	if (rc < 0) {
@@ -231,8 +204,7 @@ void labelbook_close(struct labelbook *lb)
 {
 	if (!lb)
 		return;
-	for (size_t i = 0; i < ARRAY_SIZE(stmts); i++)
-		sqlite3_finalize(*slot(lb, i));
+	sqlstmt_finalize_all(lb, stmts, ARRAY_SIZE(stmts));
 	skuset_clear(&lb->skus);
 	free(lb);
 }
@@ -298,9 +270,9 @@ int labelbook_get(struct labelbook *lb, const char *id, struct label_row *out)
 		read_row(st, out);
 		ret = 0;
 	} else if (rc != SQLITE_DONE) {
-		return fail(lb, st, rc, "get");
+		return FAIL(lb, st, rc, "get");
 	}
-	run(st);
+	sqlstmt_run(st);
 	return ret;
 }
 
@@ -312,9 +284,9 @@ int labelbook_bind(struct labelbook *lb, const char *id, const char *sku, int64_
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, sku, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now_ms);
-	rc = run(st);
+	rc = sqlstmt_run(st);
 	if (rc != SQLITE_DONE)
-		return fail(lb, NULL, rc, "bind");
+		return FAIL(lb, NULL, rc, "bind");
 	return skuset_add(&lb->skus, sku);
 }
 
@@ -324,9 +296,9 @@ int labelbook_unbind(struct labelbook *lb, const char *id)
 	int rc;
 
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	rc = run(st);
+	rc = sqlstmt_run(st);
 	if (rc != SQLITE_DONE)
-		return fail(lb, NULL, rc, "unbind");
+		return FAIL(lb, NULL, rc, "unbind");
 	if (sqlite3_changes(lb->db) == 0)
 		return -ENOENT;
 	return load_skus(lb);
@@ -347,8 +319,8 @@ int labelbook_checkin(struct labelbook *lb, const struct label_checkin *c)
 		sqlite3_bind_text(st, 7, c->shown_hash, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 8, c->now_ms);
 	sqlite3_bind_int64(st, 9, c->checkin_ms);
-	rc = run(st);
-	return rc == SQLITE_DONE ? 0 : fail(lb, NULL, rc, "checkin");
+	rc = sqlstmt_run(st);
+	return rc == SQLITE_DONE ? 0 : FAIL(lb, NULL, rc, "checkin");
 }
 
 int labelbook_save_job(struct labelbook *lb, const struct label_row *r)
@@ -366,8 +338,8 @@ int labelbook_save_job(struct labelbook *lb, const struct label_row *r)
 	sqlite3_bind_int64(st, 8, r->job.superseded);
 	sqlite3_bind_int64(st, 9, r->job_price);
 	sqlite3_bind_int(st, 10, r->job_nfs);
-	rc = run(st);
-	return rc == SQLITE_DONE ? 0 : fail(lb, NULL, rc, "save job");
+	rc = sqlstmt_run(st);
+	return rc == SQLITE_DONE ? 0 : FAIL(lb, NULL, rc, "save job");
 }
 
 int labelbook_set_shown(struct labelbook *lb, const char *id, const char *hash, int64_t price,
@@ -380,8 +352,8 @@ int labelbook_set_shown(struct labelbook *lb, const char *id, const char *hash, 
 	sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, price);
 	sqlite3_bind_int(st, 4, nfs);
-	rc = run(st);
-	return rc == SQLITE_DONE ? 0 : fail(lb, NULL, rc, "set shown");
+	rc = sqlstmt_run(st);
+	return rc == SQLITE_DONE ? 0 : FAIL(lb, NULL, rc, "set shown");
 }
 
 /* Step @st (bound by the caller), calling @cb per row. Returns rows or -EIO. */
@@ -397,8 +369,8 @@ static int each(struct labelbook *lb, sqlite3_stmt *st, labelbook_cb cb, void *a
 		n++;
 	}
 	if (rc != SQLITE_DONE)
-		return fail(lb, st, rc, what);
-	run(st);
+		return FAIL(lb, st, rc, what);
+	sqlstmt_run(st);
 	return n;
 }
 
@@ -434,9 +406,9 @@ int labelbook_next_due(struct labelbook *lb, int64_t *when)
 		*when = sqlite3_column_int64(st, 0);
 		found = 1;
 	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		return fail(lb, st, rc, "next due");
+		return FAIL(lb, st, rc, "next due");
 	}
-	run(st);
+	sqlstmt_run(st);
 	return found;
 }
 
@@ -450,7 +422,7 @@ int labelbook_counts(struct labelbook *lb, int64_t now_ms, struct labelbook_coun
 	sqlite3_bind_int(st, 2, LABEL_LOW_BATTERY_MV);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW)
-		return fail(lb, st, rc, "counts");
+		return FAIL(lb, st, rc, "counts");
 	c->total = (uint64_t)sqlite3_column_int64(st, 0);
 	c->bound = (uint64_t)sqlite3_column_int64(st, 1);
 	c->unseen = (uint64_t)sqlite3_column_int64(st, 2);
@@ -461,6 +433,6 @@ int labelbook_counts(struct labelbook *lb, int64_t now_ms, struct labelbook_coun
 	c->low_battery = (uint64_t)sqlite3_column_int64(st, 7);
 	c->not_seen = (uint64_t)sqlite3_column_int64(st, 8);
 	c->superseded = (uint64_t)sqlite3_column_int64(st, 9);
-	run(st);
+	sqlstmt_run(st);
 	return 0;
 }

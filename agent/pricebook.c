@@ -10,6 +10,7 @@
 
 #include <sqlite3.h>
 
+#include "sqlstmt.h"
 #include "log.h"
 #include "pricebook.h"
 
@@ -41,10 +42,10 @@ struct pricebook {
 	sqlite3_stmt *st_count;
 };
 
-static const struct {
-	size_t off;
-	const char *sql;
-} stmts[] = {
+/* An SQLite failure: logged, the statement reset, -EIO. */
+#define FAIL(o, st, rc, what) sqlstmt_fail((o)->db, st, rc, "pricebook", what)
+
+static const struct sqlstmt_def stmts[] = {
 	{offsetof(struct pricebook, st_seen), "SELECT status FROM inbox WHERE id = ?1"},
 	{offsetof(struct pricebook, st_record),
 	 "INSERT OR REPLACE INTO inbox(id, kind, status, received_ms) VALUES(?1, ?2, ?3, ?4)"},
@@ -89,31 +90,6 @@ static const struct {
 	{offsetof(struct pricebook, st_count), "SELECT count(*) FROM prices WHERE removed = 0"},
 };
 
-static sqlite3_stmt **slot(struct pricebook *pb, size_t i)
-{
-	return (sqlite3_stmt **)((char *)pb + stmts[i].off);
-}
-
-static int fail(struct pricebook *pb, sqlite3_stmt *st, int rc, const char *what)
-{
-	log_err("pricebook: %s: %s (%d)", what, sqlite3_errmsg(pb->db), rc);
-	if (st) {
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-	}
-	return -EIO;
-}
-
-/* Step a statement that returns no rows; reset it. SQLITE_DONE or the error. */
-static int run(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc;
-}
-
 int pricebook_open(struct store *st, struct pricebook **out)
 {
 	struct pricebook *pb;
@@ -124,14 +100,10 @@ int pricebook_open(struct store *st, struct pricebook **out)
 	if (!pb)
 		return -ENOMEM;
 	pb->db = store_db(st);
-	for (size_t i = 0; i < ARRAY_SIZE(stmts); i++) {
-		rc = sqlite3_prepare_v3(pb->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
-					slot(pb, i), NULL);
-		if (rc != SQLITE_OK) {
-			log_err("pricebook: prepare: %s", sqlite3_errmsg(pb->db));
-			pricebook_close(pb);
-			return -EIO;
-		}
+	rc = sqlstmt_prepare_all(pb->db, pb, stmts, ARRAY_SIZE(stmts), "pricebook");
+	if (rc < 0) {
+		free(pb);
+		return rc;
 	}
 	*out = pb;
 	return 0;
@@ -141,8 +113,7 @@ void pricebook_close(struct pricebook *pb)
 {
 	if (!pb)
 		return;
-	for (size_t i = 0; i < ARRAY_SIZE(stmts); i++)
-		sqlite3_finalize(*slot(pb, i));
+	sqlstmt_finalize_all(pb, stmts, ARRAY_SIZE(stmts));
 	free(pb);
 }
 
@@ -165,12 +136,12 @@ int pricebook_seen(struct pricebook *pb, const char *id, char *status, size_t sz
 		const char *t = (const char *)sqlite3_column_text(st, 0);
 
 		str_copy(status, sz, t ? t : "");
-		run(st);
+		sqlstmt_run(st);
 		return 1;
 	}
 	if (rc != SQLITE_DONE)
-		return fail(pb, st, rc, "inbox lookup");
-	run(st);
+		return FAIL(pb, st, rc, "inbox lookup");
+	sqlstmt_run(st);
 	return 0;
 }
 
@@ -183,8 +154,8 @@ int pricebook_record(struct pricebook *pb, const char *id, const char *kind, con
 	sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, now_wall_ms());
-	rc = run(st);
-	return rc == SQLITE_DONE ? 0 : fail(pb, NULL, rc, "inbox record");
+	rc = sqlstmt_run(st);
+	return rc == SQLITE_DONE ? 0 : FAIL(pb, NULL, rc, "inbox record");
 }
 
 void pricebook_result_init(struct pricebook_result *r)
@@ -225,9 +196,9 @@ static int remove_sku(struct pricebook *pb, const struct price_batch *b, const c
 	sqlite3_bind_int64(st, 3, b->issued_at_ms);
 	sqlite3_bind_text(st, 4, b->id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, now);
-	rc = run(st);
+	rc = sqlstmt_run(st);
 	if (rc != SQLITE_DONE)
-		return fail(pb, NULL, rc, "remove");
+		return FAIL(pb, NULL, rc, "remove");
 	*done = sqlite3_changes(pb->db) > 0;
 	return 0;
 }
@@ -266,8 +237,8 @@ static int remove_missing(struct pricebook *pb, const struct price_batch *b, int
 		n++;
 	}
 	if (ret == 0 && rc != SQLITE_DONE)
-		ret = fail(pb, NULL, rc, "snapshot: find missing");
-	run(st);
+		ret = FAIL(pb, NULL, rc, "snapshot: find missing");
+	sqlstmt_run(st);
 	for (size_t i = 0; ret == 0 && i < n; i++) {
 		bool done;
 
@@ -304,9 +275,9 @@ int pricebook_apply_item(struct pricebook *pb, const struct price_batch *b,
 	sqlite3_bind_int64(st, 8, b->issued_at_ms);
 	sqlite3_bind_text(st, 9, b->id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 10, r->now_ms);
-	rc = run(st);
+	rc = sqlstmt_run(st);
 	if (rc != SQLITE_DONE)
-		return fail(pb, NULL, rc, "apply item");
+		return FAIL(pb, NULL, rc, "apply item");
 	if (sqlite3_changes(pb->db) > 0) {
 		r->applied++;
 		if (changed)
@@ -368,8 +339,8 @@ int pricebook_schedule(struct pricebook *pb, const char *id, int64_t effective_a
 	sqlite3_bind_int64(st, 3, issued_at_ms);
 	sqlite3_bind_int(st, 4, fleet);
 	sqlite3_bind_blob64(st, 5, payload, len, SQLITE_STATIC);
-	rc = run(st);
-	return rc == SQLITE_DONE ? 0 : fail(pb, NULL, rc, "schedule");
+	rc = sqlstmt_run(st);
+	return rc == SQLITE_DONE ? 0 : FAIL(pb, NULL, rc, "schedule");
 }
 
 int pricebook_next_due(struct pricebook *pb, int64_t *when)
@@ -381,9 +352,9 @@ int pricebook_next_due(struct pricebook *pb, int64_t *when)
 		*when = sqlite3_column_int64(st, 0);
 		found = 1;
 	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		return fail(pb, st, rc, "next due");
+		return FAIL(pb, st, rc, "next due");
 	}
-	run(st);
+	sqlstmt_run(st);
 	return found;
 }
 
@@ -406,9 +377,9 @@ int pricebook_take_due(struct pricebook *pb, int64_t now_ms, struct dynbuf *payl
 		ret = body ? dynbuf_add(payload, body, len) : 0;
 		ret = ret < 0 ? ret : 1;
 	} else if (rc != SQLITE_DONE) {
-		return fail(pb, st, rc, "take due");
+		return FAIL(pb, st, rc, "take due");
 	}
-	run(st);
+	sqlstmt_run(st);
 	return ret;
 }
 
@@ -418,8 +389,8 @@ int pricebook_unschedule(struct pricebook *pb, const char *id)
 	int rc;
 
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	rc = run(st);
-	return rc == SQLITE_DONE ? 0 : fail(pb, NULL, rc, "unschedule");
+	rc = sqlstmt_run(st);
+	return rc == SQLITE_DONE ? 0 : FAIL(pb, NULL, rc, "unschedule");
 }
 
 int pricebook_get_scheduled(struct pricebook *pb, const char *id, struct dynbuf *payload)
@@ -436,9 +407,9 @@ int pricebook_get_scheduled(struct pricebook *pb, const char *id, struct dynbuf 
 		ret = body ? dynbuf_add(payload, body, (size_t)sqlite3_column_bytes(st, 0)) : 0;
 		ret = ret < 0 ? ret : 1;
 	} else if (rc != SQLITE_DONE) {
-		return fail(pb, st, rc, "get scheduled");
+		return FAIL(pb, st, rc, "get scheduled");
 	}
-	run(st);
+	sqlstmt_run(st);
 	return ret;
 }
 
@@ -449,8 +420,8 @@ int pricebook_reschedule(struct pricebook *pb, const char *id, int64_t when)
 
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, when);
-	rc = run(st);
-	return rc == SQLITE_DONE ? 0 : fail(pb, NULL, rc, "reschedule");
+	rc = sqlstmt_run(st);
+	return rc == SQLITE_DONE ? 0 : FAIL(pb, NULL, rc, "reschedule");
 }
 
 /* Run a "SELECT count(*)" statement. */
@@ -462,8 +433,8 @@ static int64_t count_of(struct pricebook *pb, sqlite3_stmt *st, const char *what
 	if (rc == SQLITE_ROW)
 		n = sqlite3_column_int64(st, 0);
 	else
-		return fail(pb, st, rc, what);
-	run(st);
+		return FAIL(pb, st, rc, what);
+	sqlstmt_run(st);
 	return n;
 }
 
@@ -510,9 +481,9 @@ int pricebook_get(struct pricebook *pb, const char *sku, struct price_row *out)
 		read_row(st, out);
 		ret = 0;
 	} else if (rc != SQLITE_DONE) {
-		return fail(pb, st, rc, "get");
+		return FAIL(pb, st, rc, "get");
 	}
-	run(st);
+	sqlstmt_run(st);
 	return ret;
 }
 
@@ -531,7 +502,7 @@ int pricebook_list(struct pricebook *pb, const char *after, size_t limit,
 		n++;
 	}
 	if (rc != SQLITE_DONE)
-		return fail(pb, st, rc, "list");
-	run(st);
+		return FAIL(pb, st, rc, "list");
+	sqlstmt_run(st);
 	return n;
 }
