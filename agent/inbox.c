@@ -184,14 +184,42 @@ static void on_changed(void *arg, const char *sku)
 	dynbuf_add(&ib->changed, sku, strlen(sku) + 1);
 }
 
+struct stream_ctx {
+	struct inbox *ib;
+	const struct price_batch *hdr;
+	struct pricebook_result *r;
+};
+
+static int stream_item(void *arg, const struct price_item *it)
+{
+	struct stream_ctx *c = arg;
+
+	return pricebook_apply_item(c->ib->pb, c->hdr, it, c->r, on_changed, c->ib);
+}
+
+/*
+ * Apply the items of the validated batch (or snapshot file) in @buf one by
+ * one (prices.h price_foreach_item: the items are never all in memory at
+ * once), then its remove list (and, for a snapshot, the SKUs it lacks).
+ */
+static int apply_stream(struct inbox *ib, const struct price_batch *hdr, const char *buf,
+			size_t len, bool snapshot, struct pricebook_result *r)
+{
+	struct stream_ctx c = {.ib = ib, .hdr = hdr, .r = r};
+	int rc = price_foreach_item(buf, len, snapshot, stream_item, &c);
+
+	return rc ? rc : pricebook_apply_rest(ib->pb, hdr, snapshot, r, on_changed, ib);
+}
+
 /* Apply a validated batch, record its id and ack it: the caller commits. */
-static int apply_batch(struct inbox *ib, const struct price_batch *b, bool already_recorded)
+static int apply_batch(struct inbox *ib, const struct price_batch *b, const char *buf, size_t len,
+		       bool already_recorded)
 {
 	struct pricebook_result r;
 	int rc;
 
 	pricebook_result_init(&r);
-	rc = pricebook_apply(ib->pb, b, false, &r, on_changed, ib);
+	rc = apply_stream(ib, b, buf, len, false, &r);
 	if (!rc)
 		rc = pricebook_record(ib->pb, b->id, "prices", "applied");
 	if (!rc)
@@ -249,7 +277,7 @@ static void on_prices(struct inbox *ib, const char *payload, size_t len, bool fl
 		ib->st.failed++;
 		return;
 	}
-	rc = price_batch_parse(payload, len, &b, errs);
+	rc = price_batch_validate(payload, len, &b, errs);
 	if (rc == -ENOMEM) {
 		/* Not the batch's fault: no ack, HQ sends it again. */
 		fail(ib, b.id[0] ? b.id : "(no id)", rc);
@@ -358,7 +386,7 @@ static void on_prices(struct inbox *ib, const char *payload, size_t len, bool fl
 		goto out;
 	}
 	if (!rc)
-		rc = apply_batch(ib, &b, false);
+		rc = apply_batch(ib, &b, payload, len, false);
 	if (!rc)
 		rc = commit(ib);
 	if (rc) {
@@ -666,7 +694,7 @@ static void snapshot_apply(struct inbox *ib, const char *id)
 		goto out;
 	/* The batch's own header (id, issued_at, currency) from its scheduled row. */
 	if (pricebook_get_scheduled(ib->pb, id, &ib->due) != 1 ||
-	    price_batch_parse(ib->due.buf, ib->due.len, &hdr, errs)) {
+	    price_batch_validate(ib->due.buf, ib->due.len, &hdr, errs)) {
 		log_err("prices: snapshot %s: its batch is gone", id);
 		goto out;
 	}
@@ -689,8 +717,7 @@ static void snapshot_apply(struct inbox *ib, const char *id)
 		snapshot_reject(ib, id, "snapshot", "the downloaded file cannot be read");
 		goto out;
 	}
-	rc = price_snapshot_parse(text, len, &snap, errs);
-	free(text);
+	rc = price_snapshot_validate(text, len, &snap, errs);
 	if (rc == -EINVAL) {
 		struct dynbuf ej;
 
@@ -721,7 +748,7 @@ static void snapshot_apply(struct inbox *ib, const char *id)
 	if (!rc)
 		rc = store_begin(ib->store);
 	if (!rc)
-		rc = pricebook_apply(ib->pb, &snap, true, &r, on_changed, ib);
+		rc = apply_stream(ib, &snap, text, len, true, &r);
 	if (!rc)
 		rc = pricebook_unschedule(ib->pb, id);
 	if (!rc)
@@ -756,6 +783,7 @@ static void snapshot_apply(struct inbox *ib, const char *id)
 out_free:
 	price_batch_free(&snap);
 out:
+	free(text);
 	price_batch_free(&hdr);
 	pricebook_result_free(&r);
 	free(errs);
@@ -811,7 +839,7 @@ void inbox_run_due(struct inbox *ib)
 			errs = malloc(sizeof(*errs));
 		if (!errs)
 			break;
-		rc = price_batch_parse(ib->due.buf, ib->due.len, &b, errs);
+		rc = price_batch_validate(ib->due.buf, ib->due.len, &b, errs);
 		if (!rc && b.has_snapshot) {
 			/* Its download holds the row (a lease), then applies it. */
 			snapshot_start(ib, &b, id);
@@ -823,7 +851,7 @@ void inbox_run_due(struct inbox *ib)
 		if (!rc)
 			rc = store_begin(ib->store);
 		if (!rc)
-			rc = apply_batch(ib, &b, true);
+			rc = apply_batch(ib, &b, ib->due.buf, ib->due.len, true);
 		if (!rc)
 			rc = pricebook_unschedule(ib->pb, id);
 		if (!rc)

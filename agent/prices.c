@@ -14,6 +14,12 @@
  *     into an open-addressing hash set sized from the counts, for the
  *     duplicate checks. Every object's keys go into a small key set (inline
  *     for up to KEYS_INLINE keys, hashed beyond) for the duplicate-key rule.
+ * The same walkers serve three uses (enum keep): parse keeps everything;
+ * validate keeps the header, remove, stores and snapshot, but of the items
+ * only their SKUs (for the duplicate check): each item is checked in a
+ * scratch struct and its name and unit in a stack buffer; foreach walks a
+ * buffer validate accepted and hands each item, decoded into a fixed buffer,
+ * to a callback, with no duplicate checks (key or SKU) and no pass 1.
  * JSON paths are stack-allocated chains of segments, formatted only when an
  * error is reported: the valid path does no formatting at all.
  */
@@ -31,6 +37,13 @@
 #define SET_REMOVE 0x80000000u /* SKU set entry: remove[i] rather than items[i] */
 
 enum mode { MODE_BATCH, MODE_SNAPSHOT };
+
+/* What a walk keeps (see the top of the file). */
+enum keep {
+	KEEP_ALL, /* price_*_parse */
+	KEEP_SKUS, /* price_*_validate */
+	KEEP_ITEM, /* price_foreach_item: one item at a time, nothing else */
+};
 
 /* What pass 1 found: upper bounds for what pass 2 stores. */
 struct counts {
@@ -72,14 +85,17 @@ struct parser {
 	const char *buf;
 	size_t len;
 	enum mode mode;
+	enum keep keep;
 	struct jscan js;
-	struct price_errors *errs;
+	struct price_errors *errs; /* NULL (KEEP_ITEM): errors only set @bad */
+	bool bad;
 	struct price_batch *b;
 	struct counts cnt;
-	char *str; /* the strings part of b->mem */
+	char *str; /* the strings part of b->mem (KEEP_ITEM: the walker's item buffer) */
 	size_t str_used;
 	uint32_t *set; /* SKU hash set: items[i] as i + 1, remove[i] as SET_REMOVE | (i + 1) */
 	size_t set_mask;
+	uint32_t *sku_off; /* KEEP_SKUS: items[i]'s SKU is at str + sku_off[i] */
 	/* Batch-level facts for the checks at the end. */
 	unsigned seen; /* SEEN_* */
 	bool id_ok;
@@ -229,6 +245,10 @@ static void perr(struct parser *ps, const struct path *at, const char *fmt, ...)
 	size_t o = 0;
 	va_list ap;
 
+	if (!ps->errs) {
+		ps->bad = true;
+		return;
+	}
 	if (ps->errs->n < PRICE_MAX_ERRORS)
 		path_fmt(at, where, sizeof(where), &o);
 	va_start(ap, fmt);
@@ -393,7 +413,8 @@ static int walk_object(struct parser *ps, const struct path *at, member_fn fn, v
 			rc = internal_error(ps);
 			break;
 		}
-		dup = keyset_add(&ks, &key);
+		/* KEEP_ITEM walks a validated buffer: no duplicates, no key set to allocate. */
+		dup = ps->keep == KEEP_ITEM ? 0 : keyset_add(&ks, &key);
 		if (dup < 0) {
 			rc = dup;
 			break;
@@ -429,6 +450,8 @@ static int walk_unknown(struct parser *ps, const struct jscan_tok *v, const stru
 	size_t i = 0;
 	int rc;
 
+	if (ps->keep == KEEP_ITEM)
+		return skip(ps, v);
 	if (v->type == JSCAN_OBJECT)
 		return walk_object(ps, at, unknown_member, NULL);
 	if (v->type != JSCAN_ARRAY)
@@ -557,6 +580,8 @@ static const char *set_sku(const struct parser *ps, uint32_t e)
 {
 	if (e & SET_REMOVE)
 		return ps->b->remove[(e & ~SET_REMOVE) - 1];
+	if (ps->sku_off)
+		return ps->str + ps->sku_off[e - 1];
 	return ps->b->items[e - 1].sku;
 }
 
@@ -638,27 +663,40 @@ static bool get_ts(struct parser *ps, const struct jscan_tok *v, const struct pa
 	return false;
 }
 
-/* An optional text (name, unit): at most @max bytes, no control characters. */
-static const char *get_text(struct parser *ps, const struct jscan_tok *v, const struct path *at,
-			    size_t max)
+/*
+ * An optional text (name, unit): at most @max (<= PRICE_NAME_MAX) bytes, no
+ * control characters. Returns true when valid, with the stored copy in *@out
+ * (left alone under KEEP_SKUS, which checks it in a stack buffer).
+ */
+static bool get_text(struct parser *ps, const struct jscan_tok *v, const struct path *at,
+		     size_t max, const char **out)
 {
-	char *s;
+	char tmp[PRICE_NAME_MAX + 1];
+	bool keep = ps->keep != KEEP_SKUS;
+	char *s = tmp;
 
 	if (wrong_type(ps, v, JSCAN_STRING, at))
-		return NULL;
-	if (v->dlen > max) {
+		return false;
+	if (v->dlen > max || v->dlen > PRICE_NAME_MAX) {
 		perr(ps, at, "is %zu bytes, over the %zu-byte limit", v->dlen, max);
-		return NULL;
+		return false;
 	}
-	s = str_store(ps, v);
-	if (!s)
-		return NULL;
+	if (keep) {
+		s = str_store(ps, v);
+		if (!s)
+			return false;
+	} else {
+		jscan_str_decode(v, tmp, sizeof(tmp));
+	}
 	if (has_control(s, v->dlen)) {
 		perr(ps, at, "must not contain control characters");
-		str_unstore(ps, s);
-		return NULL;
+		if (keep)
+			str_unstore(ps, s);
+		return false;
 	}
-	return s;
+	if (keep)
+		*out = s;
+	return true;
 }
 
 /* ---- items ------------------------------------------------------------ */
@@ -714,10 +752,14 @@ static int item_member(struct parser *ps, const struct jscan_tok *key, const str
 	switch (f) {
 	case I_SKU:
 		it->sku = get_ident(ps, v, at, PRICE_SKU_MAX, sku_char, "A-Z a-z 0-9 . _ -");
-		if (it->sku) {
-			ic->ok |= f;
-			check_dup_sku(ps, it->sku, (uint32_t)ic->idx + 1, at);
-		}
+		if (!it->sku)
+			break;
+		ic->ok |= f;
+		if (ps->keep == KEEP_ITEM)
+			break;
+		if (ps->keep == KEEP_SKUS)
+			ps->sku_off[ic->idx] = (uint32_t)(it->sku - ps->str);
+		check_dup_sku(ps, it->sku, (uint32_t)ic->idx + 1, at);
 		break;
 	case I_PRICE:
 		if (get_money(ps, v, at, &it->price))
@@ -728,10 +770,10 @@ static int item_member(struct parser *ps, const struct jscan_tok *key, const str
 			ic->ok |= f;
 		break;
 	case I_NAME:
-		it->name = get_text(ps, v, at, PRICE_NAME_MAX);
+		get_text(ps, v, at, PRICE_NAME_MAX, &it->name);
 		break;
 	case I_UNIT:
-		it->unit = get_text(ps, v, at, PRICE_UNIT_MAX);
+		get_text(ps, v, at, PRICE_UNIT_MAX, &it->unit);
 		break;
 	case I_PROMO:
 		get_ts(ps, v, at, &it->promo_until_ms);
@@ -740,10 +782,10 @@ static int item_member(struct parser *ps, const struct jscan_tok *key, const str
 	return skip(ps, v); /* a mistyped object or array */
 }
 
-static int walk_item(struct parser *ps, const struct jscan_tok *v, size_t idx,
-		     const struct path *at)
+/* Item @idx, which @v opens, into *@it. */
+static int walk_item(struct parser *ps, const struct jscan_tok *v, struct price_item *it,
+		     size_t idx, const struct path *at)
 {
-	struct price_item *it = &ps->b->items[idx];
 	struct item_ctx ic = {it, idx, 0, 0};
 	int rc;
 
@@ -779,6 +821,7 @@ static int walk_item(struct parser *ps, const struct jscan_tok *v, size_t idx,
 
 static int walk_items(struct parser *ps, const struct jscan_tok *v, const struct path *at)
 {
+	struct price_item scratch; /* KEEP_SKUS: each item, checked then dropped */
 	struct jscan_tok t;
 	size_t i = 0;
 	int rc;
@@ -802,7 +845,7 @@ static int walk_items(struct parser *ps, const struct jscan_tok *v, const struct
 			break;
 		if (i >= ps->cnt.items)
 			return internal_error(ps);
-		rc = walk_item(ps, &t, i, &ip);
+		rc = walk_item(ps, &t, ps->keep == KEEP_ALL ? &ps->b->items[i] : &scratch, i, &ip);
 		if (rc < 0)
 			break;
 		i++;
@@ -1262,7 +1305,8 @@ static int count(struct parser *ps)
 		}
 		if (t.depth == 3 && in == K_ITEMS) {
 			if (type == JSCAN_KEY)
-				keep = is(&t, "sku") || is(&t, "name") || is(&t, "unit");
+				keep = is(&t, "sku") ||
+				       (ps->keep == KEEP_ALL && (is(&t, "name") || is(&t, "unit")));
 			else if (type == JSCAN_STRING && keep)
 				c->bytes += t.dlen + 1;
 		}
@@ -1300,11 +1344,17 @@ static size_t pow2_at_least(size_t n)
 	return p;
 }
 
-static int parse(const char *buf, size_t len, size_t max, enum mode mode, struct price_batch *out,
-		 struct price_errors *errs)
+/*
+ * price_*_parse (@keep KEEP_ALL) and price_*_validate (KEEP_SKUS): the same
+ * walk, only what is stored differs. The block holds, in order: the items
+ * (KEEP_ALL) or the offsets of their SKUs (KEEP_SKUS), the remove and stores
+ * pointers, then the strings.
+ */
+static int parse(const char *buf, size_t len, size_t max, enum mode mode, enum keep keep,
+		 struct price_batch *out, struct price_errors *errs)
 {
 	struct parser ps = {0};
-	size_t n_items, n_remove, n_stores, total, nset;
+	size_t n_items, n_remove, n_stores, total, nset, item_sz;
 	char *mem;
 	int rc;
 
@@ -1315,6 +1365,7 @@ static int parse(const char *buf, size_t len, size_t max, enum mode mode, struct
 	ps.buf = buf;
 	ps.len = len;
 	ps.mode = mode;
+	ps.keep = keep;
 	ps.errs = errs;
 	ps.b = out;
 	if (len > max) {
@@ -1333,14 +1384,18 @@ static int parse(const char *buf, size_t len, size_t max, enum mode mode, struct
 	n_items = ps.cnt.items <= PRICE_MAX_ITEMS ? ps.cnt.items : 0;
 	n_remove = ps.cnt.remove <= PRICE_MAX_ITEMS ? ps.cnt.remove : 0;
 	n_stores = ps.cnt.stores <= PRICE_MAX_STORES ? ps.cnt.stores : 0;
-	total = n_items * sizeof(*out->items) + (n_remove + n_stores) * sizeof(char *) +
-		ps.cnt.bytes + 1;
+	item_sz = keep == KEEP_ALL ? sizeof(*out->items) : sizeof(*ps.sku_off);
+	item_sz = (n_items * item_sz + sizeof(char *) - 1) & ~(sizeof(char *) - 1);
+	total = item_sz + (n_remove + n_stores) * sizeof(char *) + ps.cnt.bytes + 1;
 	mem = malloc(total);
 	if (!mem)
 		goto err_nomem;
 	out->mem = mem;
-	out->items = (struct price_item *)mem;
-	out->remove = (const char **)(mem + n_items * sizeof(*out->items));
+	if (keep == KEEP_ALL)
+		out->items = (struct price_item *)mem;
+	else
+		ps.sku_off = (uint32_t *)mem;
+	out->remove = (const char **)(mem + item_sz);
 	out->stores = out->remove + n_remove;
 	ps.str = (char *)(out->stores + n_stores);
 	nset = n_items + n_remove;
@@ -1378,11 +1433,85 @@ err_nomem:
 int price_batch_parse(const char *buf, size_t len, struct price_batch *out,
 		      struct price_errors *errs)
 {
-	return parse(buf, len, PRICE_BATCH_MAX, MODE_BATCH, out, errs);
+	return parse(buf, len, PRICE_BATCH_MAX, MODE_BATCH, KEEP_ALL, out, errs);
 }
 
 int price_snapshot_parse(const char *buf, size_t len, struct price_batch *out,
 			 struct price_errors *errs)
 {
-	return parse(buf, len, PRICE_SNAPSHOT_MAX, MODE_SNAPSHOT, out, errs);
+	return parse(buf, len, PRICE_SNAPSHOT_MAX, MODE_SNAPSHOT, KEEP_ALL, out, errs);
+}
+
+int price_batch_validate(const char *buf, size_t len, struct price_batch *out,
+			 struct price_errors *errs)
+{
+	return parse(buf, len, PRICE_BATCH_MAX, MODE_BATCH, KEEP_SKUS, out, errs);
+}
+
+int price_snapshot_validate(const char *buf, size_t len, struct price_batch *out,
+			    struct price_errors *errs)
+{
+	return parse(buf, len, PRICE_SNAPSHOT_MAX, MODE_SNAPSHOT, KEEP_SKUS, out, errs);
+}
+
+/*
+ * The items array just opened: each item decoded by walk_item() (its strings
+ * in ps->str, reused item after item), then given to @cb.
+ */
+static int foreach_items(struct parser *ps, price_item_cb cb, void *arg)
+{
+	struct price_item it;
+	struct jscan_tok t;
+	int rc;
+
+	for (size_t i = 0;; i++) {
+		struct path ip = {NULL, NULL, NULL, i};
+
+		if (next(ps, &t) < 0)
+			return -EINVAL;
+		if (t.type == JSCAN_ARRAY_END)
+			return 0;
+		if (i >= PRICE_MAX_ITEMS)
+			return -EINVAL;
+		ps->str_used = 0;
+		rc = walk_item(ps, &t, &it, i, &ip);
+		if (rc < 0 || ps->bad || !it.sku)
+			return -EINVAL;
+		rc = cb(arg, &it);
+		if (rc)
+			return rc;
+	}
+}
+
+int price_foreach_item(const char *buf, size_t len, bool snapshot, price_item_cb cb, void *arg)
+{
+	/* The longest sku, name and unit of one item, each with its NUL. */
+	char str[PRICE_SKU_MAX + PRICE_NAME_MAX + PRICE_UNIT_MAX + 3];
+	struct parser ps = {0};
+	struct jscan_tok key, v;
+
+	if (!cb || (!buf && len) || len > (snapshot ? PRICE_SNAPSHOT_MAX : PRICE_BATCH_MAX))
+		return -EINVAL;
+	ps.buf = buf;
+	ps.len = len;
+	ps.mode = snapshot ? MODE_SNAPSHOT : MODE_BATCH;
+	ps.keep = KEEP_ITEM;
+	ps.str = str;
+	ps.cnt.bytes = sizeof(str);
+	jscan_init(&ps.js, buf, len, PRICE_MAX_DEPTH);
+	if (next(&ps, &v) < 0 || v.type != JSCAN_OBJECT)
+		return -EINVAL;
+	/* Up to the items array; what follows it is not read. */
+	for (;;) {
+		if (next(&ps, &key) < 0)
+			return -EINVAL;
+		if (key.type == JSCAN_OBJECT_END)
+			return 0; /* no items */
+		if (key.type != JSCAN_KEY || next(&ps, &v) < 0)
+			return -EINVAL;
+		if (is(&key, "items") && v.type == JSCAN_ARRAY)
+			return foreach_items(&ps, cb, arg);
+		if (skip(&ps, &v) < 0)
+			return -EINVAL;
+	}
 }

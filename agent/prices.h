@@ -154,6 +154,44 @@ int price_batch_parse(const char *buf, size_t len, struct price_batch *out,
 int price_snapshot_parse(const char *buf, size_t len, struct price_batch *out,
 			 struct price_errors *errs);
 
+/*
+ * Validate like price_batch_parse() / price_snapshot_parse() (same rules,
+ * same errors in the same order with the same paths, same returns), but keep
+ * only what the checks need: the header fields, remove, stores and snapshot
+ * are filled as by the parse; @out->items is NULL and @out->n_items is the
+ * number of items. Then price_foreach_item() hands the items out one by one.
+ * The caller calls price_batch_free(@out) afterwards in every case.
+ * Memory: one block with, per item, its SKU (bytes + 1, for the duplicate
+ * check) and a 4-byte offset, plus what remove and stores take; and for the
+ * time of the call the SKU hash table (2-4 slots of 4 bytes per SKU). Names
+ * and units are checked in a stack buffer and not kept.
+ */
+int price_batch_validate(const char *buf, size_t len, struct price_batch *out,
+			 struct price_errors *errs);
+int price_snapshot_validate(const char *buf, size_t len, struct price_batch *out,
+			    struct price_errors *errs);
+
+/*
+ * Called by price_foreach_item() for each item. @it and its strings are valid
+ * during the call only. Return 0 to go on; anything else stops the walk.
+ */
+typedef int (*price_item_cb)(void *arg, const struct price_item *it);
+
+/*
+ * Call @cb for each item of the batch (or of the snapshot file when
+ * @snapshot) in @buf[0..len), in document order, with its fields decoded as
+ * price_batch_parse() would store them. @buf must be the very buffer that
+ * price_batch_validate() (or price_snapshot_validate()) accepted: duplicate
+ * keys and SKUs are not looked for again, and nothing past the items array
+ * is read. Returns 0 after the last item (at once when there is none), @cb's
+ * value as soon as it is non-zero, or -EINVAL: @cb is NULL, @len is over the
+ * size limit, or the buffer is not one validate accepted (a bug in the
+ * caller; the items before the bad one have been given to @cb).
+ * Allocates nothing: the strings are decoded into a buffer on the stack
+ * sized for the longest sku, name and unit allowed.
+ */
+int price_foreach_item(const char *buf, size_t len, bool snapshot, price_item_cb cb, void *arg);
+
 /* Free what a parse stored in @b and empty it. NULL-safe, idempotent. */
 void price_batch_free(struct price_batch *b);
 

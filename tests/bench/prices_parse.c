@@ -1,5 +1,6 @@
 /*
- * prices_parse: time and memory of price_batch_parse() on a large batch.
+ * prices_parse: time and memory of price_batch_parse() on a large batch, and
+ * of the streaming pair price_batch_validate() + price_foreach_item().
  *
  *   prices_parse [-n ITEMS] [-r RUNS] [FILE]
  *
@@ -9,7 +10,10 @@
  * with FILE, parses that payload instead. Runs the parse RUNS times (default
  * 10) and prints the best and median wall time, the throughput, and the heap
  * the parser allocated: peak bytes in use during one parse and bytes still
- * held by the result. The heap figures count only the parser's own malloc
+ * held by the result. Then the same for validate followed by foreach (the
+ * callback only reads each item): the time of both, the peak and held heap
+ * of validate, and what foreach allocates (it should be 0). The heap
+ * figures count only the parser's own malloc
  * calls: link with
  *   -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
  * (the wrappers below count malloc_usable_size() of each block); without
@@ -90,6 +94,22 @@ static double mono_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* What the foreach callback saw: enough that the compiler keeps the reads. */
+struct sum {
+	size_t n;
+	int64_t total;
+};
+
+static int sum_item(void *arg, const struct price_item *it)
+{
+	struct sum *s = arg;
+
+	s->n++;
+	s->total +=
+		it->price + (int64_t)strlen(it->sku) + (it->name ? (int64_t)strlen(it->name) : 0);
+	return 0;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -142,8 +162,8 @@ int main(int argc, char **argv)
 	struct dynbuf d;
 	long n = 100000;
 	int runs = 10, opt, rc = 0;
-	double *t;
-	size_t held = 0, peak = 0, n_items = 0;
+	double *t, *ts, *tv, *tf;
+	size_t held = 0, peak = 0, n_items = 0, vheld = 0, vpeak = 0, fpeak = 0;
 
 	while ((opt = getopt(argc, argv, "n:r:")) != -1) {
 		switch (opt) {
@@ -168,9 +188,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "prices_parse: cannot prepare the payload: %s\n", strerror(-rc));
 		return 1;
 	}
-	t = calloc((size_t)runs, sizeof(*t));
+	t = calloc((size_t)runs * 4, sizeof(*t));
 	if (!t)
 		return 1;
+	ts = t + runs; /* validate + foreach */
+	tv = ts + runs; /* validate alone */
+	tf = tv + runs; /* foreach alone */
 	for (int i = 0; i < runs; i++) {
 		double t0;
 
@@ -190,7 +213,35 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	for (int i = 0; i < runs; i++) {
+		struct sum sum = {0, 0};
+		double t0, t1;
+
+		heap_now = 0;
+		heap_peak = 0;
+		t0 = mono_ms();
+		rc = price_batch_validate(d.buf, d.len, &b, &errs);
+		t1 = mono_ms();
+		vheld = heap_now;
+		vpeak = heap_peak;
+		heap_peak = heap_now;
+		if (rc == 0)
+			rc = price_foreach_item(d.buf, d.len, false, sum_item, &sum);
+		tv[i] = t1 - t0;
+		tf[i] = mono_ms() - t1;
+		ts[i] = tv[i] + tf[i];
+		fpeak = heap_peak - vheld;
+		price_batch_free(&b);
+		if (rc != 0 || sum.n != n_items) {
+			fprintf(stderr, "prices_parse: validate/foreach failed (%d), %zu items\n",
+				rc, sum.n);
+			return 1;
+		}
+	}
 	qsort(t, (size_t)runs, sizeof(*t), cmp_double);
+	qsort(ts, (size_t)runs, sizeof(*ts), cmp_double);
+	qsort(tv, (size_t)runs, sizeof(*tv), cmp_double);
+	qsort(tf, (size_t)runs, sizeof(*tf), cmp_double);
 	printf("prices_parse: %zu items, %zu bytes of JSON, %d runs\n", n_items, d.len, runs);
 	printf("  time: best %.1f ms, median %.1f ms (%.0f MB/s at best)\n", t[0], t[runs / 2],
 	       (double)d.len / 1e6 / (t[0] / 1e3));
@@ -198,6 +249,14 @@ int main(int argc, char **argv)
 	       "(%.1f bytes per item)\n",
 	       (double)peak / 1048576, (double)held / 1048576,
 	       n_items ? (double)held / (double)n_items : 0.0);
+	printf("validate + foreach:\n");
+	printf("  time: best %.1f ms, median %.1f ms (validate best %.1f ms, foreach best %.1f "
+	       "ms)\n",
+	       ts[0], ts[runs / 2], tv[0], tf[0]);
+	printf("  heap: peak %.2f MB during validate (%.0f%% of the parse's), %.2f MB held "
+	       "(%.1f bytes per item); foreach allocates %zu bytes\n",
+	       (double)vpeak / 1048576, peak ? 100.0 * (double)vpeak / (double)peak : 0.0,
+	       (double)vheld / 1048576, n_items ? (double)vheld / (double)n_items : 0.0, fpeak);
 	free(t);
 	dynbuf_free(&d);
 	return 0;

@@ -9,8 +9,13 @@
  * size limit; many errors at once (all listed in document order, the list
  * truncated with the total right); the ack "errors" array; snapshot files;
  * and a 100,000-item batch (its parse time is printed).
+ * Every payload these tests parse also goes through price_batch_validate()
+ * (check_validate): the same return, the same errors, the same header; and
+ * when valid, price_foreach_item() must give exactly the parsed items. Then
+ * the streaming API on its own: values, stopping, snapshot files, misuse.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -41,6 +46,99 @@ static void print_errs(const struct price_errors *e)
 		print_message("  ... %zu more\n", e->total - e->n);
 }
 
+/* price_foreach_item() callback: compare each item with the parsed one. */
+struct walk {
+	const struct price_batch *want; /* parsed; NULL: only count */
+	size_t n; /* items seen */
+	size_t stop_at; /* return @stop_rc after this many items (0: never) */
+	int stop_rc;
+};
+
+static void assert_same_str(const char *got, const char *want)
+{
+	if (!want)
+		assert_null(got);
+	else
+		assert_string_equal(got, want);
+}
+
+static int walk_cb(void *arg, const struct price_item *it)
+{
+	struct walk *w = arg;
+
+	if (w->want) {
+		const struct price_item *p;
+
+		assert_true(w->n < w->want->n_items);
+		p = &w->want->items[w->n];
+		assert_string_equal(it->sku, p->sku);
+		assert_int_equal(it->price, p->price);
+		assert_int_equal(it->regular, p->regular);
+		assert_same_str(it->name, p->name);
+		assert_same_str(it->unit, p->unit);
+		assert_int_equal(it->promo_until_ms, p->promo_until_ms);
+	}
+	w->n++;
+	return w->n == w->stop_at ? w->stop_rc : 0;
+}
+
+/*
+ * Parse and validate @json[0..len): the same return, the same errors (each
+ * path and message), the same header, remove, stores and snapshot, no items
+ * kept; when valid, price_foreach_item() gives the parsed items in order.
+ */
+static void check_validate(const char *json, size_t len, bool snapshot)
+{
+	static struct price_errors pe, ve;
+	struct price_batch p, v;
+	int prc, vrc;
+
+	memset(&v, 'x', sizeof(v));
+	if (snapshot) {
+		prc = price_snapshot_parse(json, len, &p, &pe);
+		vrc = price_snapshot_validate(json, len, &v, &ve);
+	} else {
+		prc = price_batch_parse(json, len, &p, &pe);
+		vrc = price_batch_validate(json, len, &v, &ve);
+	}
+	if (vrc != prc || ve.total != pe.total || ve.n != pe.n) {
+		print_errs(&pe);
+		print_errs(&ve);
+		fail_msg("parse: %d, %zu errors; validate: %d, %zu errors: %.300s", prc, pe.total,
+			 vrc, ve.total, json ? json : "(null)");
+	}
+	for (size_t i = 0; i < pe.n; i++) {
+		assert_string_equal(ve.e[i].at, pe.e[i].at);
+		assert_string_equal(ve.e[i].error, pe.e[i].error);
+	}
+	assert_null(v.items);
+	assert_string_equal(v.id, p.id);
+	assert_int_equal(v.issued_at_ms, p.issued_at_ms);
+	assert_string_equal(v.currency, p.currency);
+	assert_int_equal(v.effective_at_ms, p.effective_at_ms);
+	assert_int_equal(v.n_items, p.n_items);
+	assert_int_equal(v.n_remove, p.n_remove);
+	for (size_t i = 0; i < p.n_remove; i++)
+		assert_string_equal(v.remove[i], p.remove[i]);
+	assert_int_equal(v.has_stores, p.has_stores);
+	assert_int_equal(v.n_stores, p.n_stores);
+	for (size_t i = 0; i < p.n_stores; i++)
+		assert_string_equal(v.stores[i], p.stores[i]);
+	assert_int_equal(v.has_snapshot, p.has_snapshot);
+	assert_same_str(v.snapshot_url, p.snapshot_url);
+	assert_string_equal(v.snapshot_sha256, p.snapshot_sha256);
+	assert_int_equal(v.snapshot_size, p.snapshot_size);
+	assert_int_equal(v.mem == NULL, p.mem == NULL);
+	if (prc == 0) {
+		struct walk w = {&p, 0, 0, 0};
+
+		assert_int_equal(price_foreach_item(json, len, snapshot, walk_cb, &w), 0);
+		assert_int_equal(w.n, p.n_items);
+	}
+	price_batch_free(&p);
+	price_batch_free(&v);
+}
+
 static void parse_ok_n(const char *json, size_t len, struct price_batch *b)
 {
 	int rc = price_batch_parse(json, len, b, &errs);
@@ -51,6 +149,7 @@ static void parse_ok_n(const char *json, size_t len, struct price_batch *b)
 	}
 	assert_int_equal(errs.total, 0);
 	assert_int_equal(errs.n, 0);
+	check_validate(json, len, false);
 }
 
 static void parse_ok(const char *json, struct price_batch *b)
@@ -110,6 +209,7 @@ static void expect_errs_n(const char *json, size_t len, size_t n, ...)
 	}
 	va_end(ap);
 	price_batch_free(&b);
+	check_validate(json, len, false);
 }
 
 #define expect_errs(json, n, ...) expect_errs_n(json, strlen(json), n, __VA_ARGS__)
@@ -293,6 +393,11 @@ static void test_id_kept_when_rejected(void **state)
 	assert_string_equal(b.id, "keep-me");
 	assert_null(b.items);
 	price_batch_free(&b);
+	assert_int_equal(price_batch_validate(json, strlen(json), &b, &errs), -EINVAL);
+	assert_string_equal(b.id, "keep-me");
+	assert_null(b.mem);
+	price_batch_free(&b);
+	check_validate(json, strlen(json), false);
 	/* Not when the id itself is bad. */
 	assert_int_equal(price_batch_parse("{\"id\":\"\\n\"}", 11, &b, &errs), -EINVAL);
 	assert_string_equal(b.id, "");
@@ -801,6 +906,15 @@ static void test_size_limit(void **state)
 	/* No place for the result or the errors. */
 	assert_int_equal(price_batch_parse(json, 2, NULL, &errs), -EINVAL);
 	assert_int_equal(price_batch_parse(json, 2, &b, NULL), -EINVAL);
+	/* Validate: the same. */
+	check_validate(json, PRICE_BATCH_MAX + 1, false);
+	check_validate(json, PRICE_SNAPSHOT_MAX + 1, true);
+	assert_int_equal(price_batch_validate(json, PRICE_BATCH_MAX + 1, &b, &errs), -EMSGSIZE);
+	assert_int_equal(price_snapshot_validate(json, PRICE_SNAPSHOT_MAX + 1, &b, &errs),
+			 -EMSGSIZE);
+	assert_int_equal(price_batch_validate(json, 2, NULL, &errs), -EINVAL);
+	assert_int_equal(price_batch_validate(json, 2, &b, NULL), -EINVAL);
+	assert_int_equal(price_snapshot_validate(json, 2, NULL, &errs), -EINVAL);
 }
 
 /* 150 bad prices: 100 listed in document order, 150 counted. */
@@ -836,6 +950,7 @@ static void test_many_errors(void **state)
 		assert_string_equal(errs.e[i].error, msg);
 	}
 	price_batch_free(&b);
+	check_validate(d.buf, d.len, false);
 
 	/* The ack's errors array ends with the count of the rest. */
 	dynbuf_init(&out, 64 * 1024);
@@ -937,6 +1052,250 @@ static void test_snapshot_file(void **state)
 	assert_string_equal(errs.e[1].at, "items[1].sku");
 	assert_non_null(strstr(errs.e[1].error, "duplicate sku A, also at items[0]"));
 	price_batch_free(&b);
+
+	check_validate(good, strlen(good), true);
+	check_validate("{\"items\":[]}", 12, true);
+	check_validate("{\"remove\":[\"A\"]}", 16, true);
+	check_validate(bad, strlen(bad), true);
+	/* A batch's fields mean nothing in a snapshot file, and the reverse. */
+	check_validate("{" HEAD ",\"items\":[" ITEM "],\"remove\":7}",
+		       strlen("{" HEAD ",\"items\":[" ITEM "],\"remove\":7}"), true);
+	check_validate("{" HEAD ",\"items\":[" ITEM "],\"remove\":7}",
+		       strlen("{" HEAD ",\"items\":[" ITEM "],\"remove\":7}"), false);
+}
+
+/* Representative rejected payloads side by side (also done by every expect_err). */
+static void test_validate_same_errors(void **state)
+{
+	static const char *const bad[] = {
+		"{}",
+		"[]",
+		"{\"id\":\"\",\"items\":[{\"price\":-1}],}",
+		"{\"id\":\"b\",\xff}",
+		"{" HEAD ",\"items\":[{\"sku\":\"A\",\"price\":1,\"name\":\"caf\xe9\"}]}",
+		"{\"id\":\"\\n\",\"issued_at\":\"x\",\"currency\":\"cny\",\"effective_at\":1,"
+		"\"items\":[{},7,{\"sku\":\"a b\",\"price\":1.5,\"regular\":-1,\"name\":\"\\t\","
+		"\"unit\":\"12345678901234567\",\"promo_until\":\"soon\",\"x\":{\"y\":1,\"y\":2}},"
+		"{\"sku\":\"D\",\"price\":5,\"regular\":4},{\"sku\":\"D\",\"price\":1}],"
+		"\"remove\":[\"D\",7,\"\",\"E\",\"E\"],\"stores\":[\"fleet\",\"S.1\"],"
+		"\"snapshot\":{\"url\":\"ftp://x\",\"sha256\":\"z\",\"size\":0},\"id\":\"again\"}",
+		"{" HEAD ",\"items\":[],\"snapshot\":"
+		"{\"url\":\"https://h/"
+		"\",\"sha256\":"
+		"\"0123456789ABCDEFabcdef0123456789abcdef0123456789abcdef0123456789\",\"size\":1}"
+		",\"remove\":[]}",
+		"{" HEAD ",\"items\":[{\"sku\":\"X\",\"price\":1}],\"remove\":[\"Y\",\"X\"]}",
+		"{" HEAD ",\"remove\":[\"Y\",\"X\"],\"items\":[{\"sku\":\"Z\",\"price\":1},"
+		"{\"sku\":\"X\",\"price\":1},{\"sku\":\"Z\",\"price\":2}]}",
+	};
+	struct price_batch b;
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		check_validate(bad[i], strlen(bad[i]), false);
+		check_validate(bad[i], strlen(bad[i]), true);
+	}
+	/* The kitchen sink above: every error, in the parse's order. */
+	assert_int_equal(price_batch_validate(bad[5], strlen(bad[5]), &b, &errs), -EINVAL);
+	assert_int_equal(errs.total, 28);
+	assert_string_equal(errs.e[25].at, "id");
+	assert_string_equal(errs.e[25].error, "duplicate key");
+	assert_string_equal(errs.e[27].at, "remove");
+	price_batch_free(&b);
+}
+
+/* A valid batch through validate: the header, remove and stores kept, no items. */
+static void test_validate_keeps_header(void **state)
+{
+	static const char json[] =
+		"{\"id\":\"b-9\",\"issued_at\":\"" TS "\",\"currency\":\"EUR\","
+		"\"effective_at\":\"" TS "\",\"items\":[" ITEM ",{\"sku\":\"B\",\"price\":2,"
+		"\"name\":\"long name that is not kept\"}],\"remove\":[\"OLD-1\",\"OLD-2\"],"
+		"\"stores\":[\"S042\"]}";
+	struct price_batch b;
+
+	assert_int_equal(price_batch_validate(json, strlen(json), &b, &errs), 0);
+	assert_int_equal(errs.total, 0);
+	assert_string_equal(b.id, "b-9");
+	assert_int_equal(b.issued_at_ms, TS_MS);
+	assert_int_equal(b.effective_at_ms, TS_MS);
+	assert_string_equal(b.currency, "EUR");
+	assert_null(b.items);
+	assert_int_equal(b.n_items, 2);
+	assert_int_equal(b.n_remove, 2);
+	assert_string_equal(b.remove[1], "OLD-2");
+	assert_true(b.has_stores);
+	assert_string_equal(b.stores[0], "S042");
+	/* SKUs, remove, stores: not the name. */
+	assert_true(malloc_usable_size(b.mem) <
+		    2 * sizeof(uint32_t) + 2 * sizeof(char *) + sizeof(char *) + 64);
+	price_batch_free(&b);
+	assert_null(b.mem);
+	price_batch_free(&b);
+}
+
+struct collect {
+	size_t n;
+	struct price_item it[4];
+	char str[4][3][160]; /* sku, name, unit */
+};
+
+static int collect_cb(void *arg, const struct price_item *it)
+{
+	struct collect *c = arg;
+	const char *const s[3] = {it->sku, it->name, it->unit};
+
+	assert_true(c->n < ARRAY_SIZE(c->it));
+	c->it[c->n] = *it;
+	for (int k = 0; k < 3; k++)
+		snprintf(c->str[c->n][k], sizeof(c->str[0][0]), "%s", s[k] ? s[k] : "(none)");
+	c->n++;
+	return 0;
+}
+
+/* Items given one by one: every field decoded, in order, with maximal strings. */
+static void test_foreach_values(void **state)
+{
+	char json[2048], sku[PRICE_SKU_MAX + 1], name[PRICE_NAME_MAX + 1];
+	struct collect c = {0};
+	struct price_batch b;
+	int64_t ms;
+
+	memset(sku, 'S', PRICE_SKU_MAX);
+	sku[PRICE_SKU_MAX] = '\0';
+	/* 42 three-byte characters and two bytes: 128. */
+	for (int i = 0; i < 42; i++)
+		memcpy(name + 3 * i, "\xe7\x89\x9b", 3);
+	memcpy(name + 126, "ab", 3);
+	snprintf(json, sizeof(json),
+		 "{" HEAD ",\"items\":[{\"sku\":\"A\",\"price\":1,\"name\":\"Caf\\u00e9 "
+		 "\\\"Bio\\\" \\u725b\\u5976 \\ud83e\\udd5b\\/1L\",\"unit\":\"\\u5347\","
+		 "\"extra\":{\"k\":[1,{\"a\":null}]}},"
+		 "{\"price\":0,\"\\u0073ku\":\"B.b_9-x\",\"regular\":null,\"name\":null,"
+		 "\"unit\":null,\"promo_until\":null},"
+		 "{\"sku\":\"%s\",\"price\":1000000000,\"regular\":1000000000,\"name\":\"%s\","
+		 "\"unit\":\"1234567890123456\",\"promo_until\":\"2026-12-01T00:00:00.000Z\"}],"
+		 "\"remove\":[\"R\"]}",
+		 sku, name);
+	assert_int_equal(price_batch_validate(json, strlen(json), &b, &errs), 0);
+	assert_int_equal(b.n_items, 3);
+	assert_int_equal(price_foreach_item(json, strlen(json), false, collect_cb, &c), 0);
+	assert_int_equal(c.n, 3);
+	assert_string_equal(c.str[0][0], "A");
+	assert_int_equal(c.it[0].price, 1);
+	assert_int_equal(c.it[0].regular, -1);
+	assert_string_equal(c.str[0][1],
+			    "Caf\xc3\xa9 \"Bio\" \xe7\x89\x9b\xe5\xa5\xb6 \xf0\x9f\xa5\x9b/1L");
+	assert_string_equal(c.str[0][2], "\xe5\x8d\x87");
+	assert_int_equal(c.it[0].promo_until_ms, 0);
+	assert_string_equal(c.str[1][0], "B.b_9-x");
+	assert_int_equal(c.it[1].price, 0);
+	assert_int_equal(c.it[1].regular, -1);
+	assert_string_equal(c.str[1][1], "(none)");
+	assert_string_equal(c.str[1][2], "(none)");
+	assert_string_equal(c.str[2][0], sku);
+	assert_int_equal(c.it[2].price, PRICE_MONEY_MAX);
+	assert_int_equal(c.it[2].regular, PRICE_MONEY_MAX);
+	assert_string_equal(c.str[2][1], name);
+	assert_string_equal(c.str[2][2], "1234567890123456");
+	assert_int_equal(ts_parse("2026-12-01T00:00:00.000Z", &ms), 0);
+	assert_int_equal(c.it[2].promo_until_ms, ms);
+	price_batch_free(&b);
+	check_validate(json, strlen(json), false);
+}
+
+/* A non-zero callback value stops the walk and is returned as it is. */
+static void test_foreach_stop(void **state)
+{
+	static const char json[] = "{" HEAD ",\"items\":[{\"sku\":\"A\",\"price\":1},"
+				   "{\"sku\":\"B\",\"price\":2},{\"sku\":\"C\",\"price\":3}]}";
+	struct walk w = {NULL, 0, 2, 7};
+
+	assert_int_equal(price_foreach_item(json, strlen(json), false, walk_cb, &w), 7);
+	assert_int_equal(w.n, 2);
+	w = (struct walk){NULL, 0, 1, -ECANCELED};
+	assert_int_equal(price_foreach_item(json, strlen(json), false, walk_cb, &w), -ECANCELED);
+	assert_int_equal(w.n, 1);
+	w = (struct walk){NULL, 0, 3, 1};
+	assert_int_equal(price_foreach_item(json, strlen(json), false, walk_cb, &w), 1);
+	assert_int_equal(w.n, 3);
+	w = (struct walk){NULL, 0, 0, 0};
+	assert_int_equal(price_foreach_item(json, strlen(json), false, walk_cb, &w), 0);
+	assert_int_equal(w.n, 3);
+}
+
+/* Snapshot files; batches without items; what a validated buffer never holds. */
+static void test_foreach_snapshot_and_misuse(void **state)
+{
+	static const char snap[] = "{\"generated\":{\"by\":[\"x\",{\"items\":1}]},\"items\":["
+				   "{\"sku\":\"A\",\"price\":1},{\"sku\":\"B\",\"price\":5,"
+				   "\"name\":\"n\"}],\"id\":7}";
+	static const char *const none[] = {
+		"{" HEAD ",\"remove\":[\"X\"]}",
+		"{" HEAD ",\"items\":null,\"remove\":[\"X\"]}",
+		"{" HEAD ",\"snapshot\":" SNAP "}",
+		"{\"items\":[]}",
+	};
+	static const char *const bad[] = {
+		"{\"items\":[{\"sku\":\"A\",\"price\":1},{\"sku\":\"B\",\"price\":1.5}]}",
+		"{\"items\":[{\"sku\":\"A\",\"price\":1},7]}",
+		"{\"items\":[{\"sku\":\"A\",\"price\":1},{\"price\":1}]}",
+		"{\"items\":[{\"sku\":\"A\",\"price\":1},{\"sku\":\"B\",\"price\":1,\"name\":"
+		"\"\\n\"}]}",
+		"{\"items\":[{\"sku\":\"A\",\"price\":1},{\"sku\":\"B\",\"price\":1,\"x\":[}]}",
+		"{\"items\":[{\"sku\":\"A\",\"price\":1}",
+		"[{\"items\":[]}]",
+		"",
+	};
+	struct price_batch b;
+	struct walk w;
+
+	assert_int_equal(price_snapshot_validate(snap, strlen(snap), &b, &errs), 0);
+	assert_int_equal(b.n_items, 2);
+	assert_null(b.items);
+	price_batch_free(&b);
+	w = (struct walk){NULL, 0, 0, 0};
+	assert_int_equal(price_foreach_item(snap, strlen(snap), true, walk_cb, &w), 0);
+	assert_int_equal(w.n, 2);
+	check_validate(snap, strlen(snap), true);
+
+	for (size_t i = 0; i < ARRAY_SIZE(none); i++) {
+		w = (struct walk){NULL, 0, 0, 0};
+		assert_int_equal(price_foreach_item(none[i], strlen(none[i]), i == 3, walk_cb, &w),
+				 0);
+		assert_int_equal(w.n, 0);
+	}
+	/* Only the items before the bad one are given. */
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		w = (struct walk){NULL, 0, 0, 0};
+		assert_int_equal(price_foreach_item(bad[i], strlen(bad[i]), true, walk_cb, &w),
+				 -EINVAL);
+		assert_int_equal(w.n, i < 6);
+	}
+	/*
+	 * Duplicate keys are not looked for, but the item buffer is still
+	 * bounded: two longest names do not fit.
+	 */
+	{
+		char json[512], name[PRICE_NAME_MAX + 1];
+
+		memset(name, 'n', PRICE_NAME_MAX);
+		name[PRICE_NAME_MAX] = '\0';
+		snprintf(
+			json, sizeof(json),
+			"{\"items\":[{\"sku\":\"A\",\"price\":1,\"name\":\"%s\",\"name\":\"%s\"}]}",
+			name, name);
+		w = (struct walk){NULL, 0, 0, 0};
+		assert_int_equal(price_foreach_item(json, strlen(json), true, walk_cb, &w),
+				 -EINVAL);
+		assert_int_equal(w.n, 0);
+	}
+	w = (struct walk){NULL, 0, 0, 0};
+	assert_int_equal(price_foreach_item(NULL, 0, false, walk_cb, &w), -EINVAL);
+	assert_int_equal(price_foreach_item(NULL, 5, false, walk_cb, &w), -EINVAL);
+	assert_int_equal(price_foreach_item(snap, strlen(snap), true, NULL, NULL), -EINVAL);
+	assert_int_equal(price_foreach_item(snap, PRICE_BATCH_MAX + 1, false, walk_cb, &w),
+			 -EINVAL);
+	assert_int_equal(w.n, 0);
 }
 
 static double mono_s(void)
@@ -971,7 +1330,7 @@ static void test_100k_items(void **state)
 	assert_int_equal(dynbuf_adds(&d, "]}"), 0);
 	for (int run = 0; run < 3; run++) {
 		t0 = mono_s();
-		parse_ok_n(d.buf, d.len, &b);
+		assert_int_equal(price_batch_parse(d.buf, d.len, &b, &errs), 0);
 		t0 = mono_s() - t0;
 		if (t0 < best)
 			best = t0;
@@ -994,6 +1353,29 @@ static void test_100k_items(void **state)
 		d.len, best * 1e3);
 	/* Generous: sanitizer builds and a busy machine are slower. */
 	assert_true(best < 2.0);
+
+	/* Streamed: the same items; validate keeps well under half the parse's block. */
+	check_validate(d.buf, d.len, false);
+	{
+		struct price_batch v;
+		struct walk w = {NULL, 0, 0, 0};
+		size_t pm, vm;
+
+		assert_int_equal(price_batch_parse(d.buf, d.len, &b, &errs), 0);
+		t0 = mono_s();
+		assert_int_equal(price_batch_validate(d.buf, d.len, &v, &errs), 0);
+		assert_int_equal(price_foreach_item(d.buf, d.len, false, walk_cb, &w), 0);
+		t0 = mono_s() - t0;
+		assert_int_equal(w.n, 100000);
+		pm = malloc_usable_size(b.mem);
+		vm = malloc_usable_size(v.mem);
+		print_message("validate + foreach in %.1f ms; result block %.2f MB (parse: %.2f "
+			      "MB)\n",
+			      t0 * 1e3, (double)vm / 1048576, (double)pm / 1048576);
+		assert_true(vm * 3 < pm);
+		price_batch_free(&v);
+		price_batch_free(&b);
+	}
 	dynbuf_free(&d);
 }
 
@@ -1026,6 +1408,11 @@ int main(void)
 		cmocka_unit_test(test_errors_json),
 		cmocka_unit_test(test_errors_add_bounds),
 		cmocka_unit_test(test_snapshot_file),
+		cmocka_unit_test(test_validate_same_errors),
+		cmocka_unit_test(test_validate_keeps_header),
+		cmocka_unit_test(test_foreach_values),
+		cmocka_unit_test(test_foreach_stop),
+		cmocka_unit_test(test_foreach_snapshot_and_misuse),
 		cmocka_unit_test(test_100k_items),
 	};
 
