@@ -54,9 +54,17 @@ struct key_spec {
 };
 
 static const struct key_spec top_keys[] = {
-	{"store_id", K_ALL},   {"data_dir", K_ALL}, {"control_socket", K_ALL}, {"log_level", K_ALL},
-	{"log_target", K_ALL}, {"hq", K_ALL},	    {"outbox", K_ALL},	       {"devices", K_ALL},
+	{"store_id", K_ALL},  {"data_dir", K_ALL},   {"control_socket", K_ALL},
+	{"log_level", K_ALL}, {"log_target", K_ALL}, {"hq", K_ALL},
+	{"outbox", K_ALL},    {"devices", K_ALL},    {"prices", K_ALL},
 };
+
+static const struct key_spec prices_keys[] = {
+	{"snapshot_missing", K_ALL},
+	{"label_summary_min", K_ALL},
+};
+
+static const char *const missing_names[] = {"not_for_sale", "keep"};
 
 static const struct key_spec hq_keys[] = {
 	{"host", K_ALL},
@@ -616,6 +624,18 @@ static void parse_outbox(struct config_errors *errs, const cJSON *ob, const char
 		o->sync_full = sync == 0;
 }
 
+static void parse_prices(struct config_errors *errs, const cJSON *o, const char *at,
+			 struct prices_conf *p)
+{
+	int missing;
+
+	check_keys(errs, o, at, prices_keys, ARRAY_SIZE(prices_keys), K_ALL, NULL);
+	if (get_enum(errs, o, at, "snapshot_missing", 0, missing_names, ARRAY_SIZE(missing_names),
+		     &missing) > 0)
+		p->snapshot_remove_missing = missing == 0;
+	get_uintv(errs, o, at, "label_summary_min", 0, 1, 1440, &p->label_summary_min);
+}
+
 /* Check the url of a guide screen: http(s), a host, no spaces. */
 static void check_url(struct config_errors *errs, const char *at, const char *url)
 {
@@ -854,6 +874,9 @@ static void parse_root(struct config_errors *errs, const cJSON *root, struct con
 	v = get_obj(errs, root, "$", "outbox", path);
 	if (v)
 		parse_outbox(errs, v, path, &c->outbox);
+	v = get_obj(errs, root, "$", "prices", path);
+	if (v)
+		parse_prices(errs, v, path, &c->prices);
 	v = member(errs, root, "$", "devices", 0, path);
 	if (v)
 		parse_devices(errs, v, path, c);
@@ -971,6 +994,8 @@ void config_defaults(struct config *c)
 	c->hq.backoff_max_ms = 60000;
 	c->outbox.max_mb = 256;
 	c->outbox.sync_full = true;
+	c->prices.snapshot_remove_missing = true;
+	c->prices.label_summary_min = 15;
 }
 
 int config_parse(const char *text, size_t len, struct config *c, struct config_errors *errs)

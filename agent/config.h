@@ -62,6 +62,17 @@ struct hq_conf {
 	unsigned backoff_max_ms; /* default 60000 */
 };
 
+/* "prices": what the gateway does with HQ's prices and the labels. */
+struct prices_conf {
+	/*
+	 * A snapshot (full catalogue) lacks a SKU the store has: true (default,
+	 * "not_for_sale") removes it, so its labels say "not for sale"; false
+	 * ("keep") leaves its last price on the shelf.
+	 */
+	bool snapshot_remove_missing;
+	unsigned label_summary_min; /* minutes between label summary events (default 15) */
+};
+
 struct outbox_conf {
 	unsigned max_mb; /* default 256, 1..65536 */
 	bool sync_full; /* "full" (default) or "normal" */
@@ -75,6 +86,7 @@ struct config {
 	bool log_syslog; /* "log_target": "stderr" (default) | "syslog" */
 	struct hq_conf hq;
 	struct outbox_conf outbox;
+	struct prices_conf prices;
 	size_t n_devices;
 	struct device_conf devices[CONF_MAX_DEVICES];
 };

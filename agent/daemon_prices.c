@@ -178,7 +178,8 @@ int shelfd_prices_init(struct shelfd *d)
 	d->labels_host.emit = labels_emit;
 	d->labels_host.commit = host_commit;
 	d->labels_host.kick = host_kick;
-	rc = labels_new(d->loop, d->store, d->prices, d->labelbook, &d->labels_host, 0, &d->labels);
+	rc = labels_new(d->loop, d->store, d->prices, d->labelbook, &d->labels_host,
+			(int64_t)d->conf->prices.label_summary_min * 60 * 1000, &d->labels);
 	if (rc < 0) {
 		log_err("labels: %s", strerror(-rc));
 		return rc;

@@ -207,8 +207,10 @@ static int apply_stream(struct inbox *ib, const struct price_batch *hdr, const c
 {
 	struct stream_ctx c = {.ib = ib, .hdr = hdr, .r = r};
 	int rc = price_foreach_item(buf, len, snapshot, stream_item, &c);
+	/* prices.snapshot_missing: "not_for_sale" removes what the catalogue lacks. */
+	bool remove_missing = snapshot && ib->conf->prices.snapshot_remove_missing;
 
-	return rc ? rc : pricebook_apply_rest(ib->pb, hdr, snapshot, r, on_changed, ib);
+	return rc ? rc : pricebook_apply_rest(ib->pb, hdr, remove_missing, r, on_changed, ib);
 }
 
 /* Apply a validated batch, record its id and ack it: the caller commits. */

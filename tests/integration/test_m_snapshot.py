@@ -8,7 +8,8 @@ table: its SKUs set, the SKUs it lacks removed ("not for sale" on their
 labels), acked "applied" with the removed SKUs listed. A wrong sha256 and a
 file larger than announced are acked "rejected" and change nothing. A
 download cut off in the middle is retried and resumed with a Range request
-(the server sees it), then applied.
+(the server sees it), then applied. With "prices":{"snapshot_missing":"keep"}
+what the catalogue lacks keeps its price.
 """
 import hashlib
 import http.server
@@ -156,6 +157,20 @@ def scenario(ctx, http_port):
             "requests for the cut file: %r" % ranges)
     H.check(price("CAT-1999")["price"] == 4999 and price("KEEP-1")["removed"] is True,
             "prices after s4")
+    H.check(d.stop() == 0, "shelfd exit status")
+
+    # 5. prices.snapshot_missing = keep: what the catalogue lacks keeps its price
+    d.config["prices"] = {"snapshot_missing": "keep"}
+    d.conf.write_text(json.dumps(d.config))
+    d.start()
+    H.wait_until(lambda: d.status()["hq"]["state"] == "connected", 10, "connected again")
+    publish({"id": "s5", "issued_at": "2026-11-23T10:00:00.000Z", "currency": "EUR",
+             "snapshot": snapshot("/cat5.json", [{"sku": "CAT-0000", "price": 7}])})
+    a = final("s5")
+    H.check(a["status"] == "applied" and a["applied"] == 1 and a["removed"] == 0,
+            "s5 ack (keep): %r" % a)
+    H.check(price("CAT-1999")["price"] == 4999 and price("CAT-0000")["price"] == 7,
+            "prices after a snapshot with snapshot_missing=keep")
     H.check(d.stop() == 0, "shelfd exit status")
     return ("snapshot applied (501 set, 1 removed); wrong sha256 and too large rejected; "
             "cut-off download resumed with %s after %.0f s" % (ranges[-1], time.monotonic() - t))

@@ -753,6 +753,24 @@ static void test_topic_prefix(void **state)
 	assert_string_equal(f->c.hq.topic_prefix, "x");
 }
 
+static void test_prices_section(void **state)
+{
+	struct fx *f = *state;
+
+	parse_ok(f, "{'store_id':'S1'}");
+	assert_true(f->c.prices.snapshot_remove_missing);
+	assert_int_equal(f->c.prices.label_summary_min, 15);
+	parse_ok(f, "{'store_id':'S1','prices':{'snapshot_missing':'keep','label_summary_min':60}}");
+	assert_false(f->c.prices.snapshot_remove_missing);
+	assert_int_equal(f->c.prices.label_summary_min, 60);
+	expect_one(f, "{'store_id':'S1','prices':{'snapshot_missing':'drop'}}",
+		   "$.prices.snapshot_missing", "must be one of \"not_for_sale\", \"keep\"");
+	expect_one(f, "{'store_id':'S1','prices':{'label_summary_min':0}}",
+		   "$.prices.label_summary_min", "1..1440");
+	expect_one(f, "{'store_id':'S1','prices':{'snapshot_missng':'keep'}}",
+		   "$.prices.snapshot_missng", "unknown key");
+}
+
 static void test_float_where_integer(void **state)
 {
 	struct fx *f = *state;
@@ -994,6 +1012,7 @@ int main(void)
 		T(test_tls),
 		T(test_hq_ranges),
 		T(test_topic_prefix),
+		T(test_prices_section),
 		T(test_float_where_integer),
 		T(test_too_long_strings),
 		T(test_too_many_devices),
