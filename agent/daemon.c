@@ -414,6 +414,7 @@ static void add_esl_stats(const struct device *dev, cJSON *o)
 	cJSON_AddNumberToObject(o, "link_failures", (double)st.link_failures);
 	cJSON_AddNumberToObject(o, "checkins", (double)st.checkins);
 	cJSON_AddNumberToObject(o, "flashes", (double)st.flashes);
+	cJSON_AddNumberToObject(o, "pages", (double)st.pages);
 	cJSON_AddNumberToObject(o, "bytes_out", (double)st.bytes_out);
 	cJSON_AddNumberToObject(o, "bytes_in", (double)st.bytes_in);
 	cJSON_AddNumberToObject(o, "garbage_in", (double)st.garbage_in);

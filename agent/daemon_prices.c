@@ -125,9 +125,9 @@ static void esl_reset(void *arg)
 static void esl_flash_result(void *arg, const char *label, bool ok, const char *reason)
 {
 	if (ok)
-		log_info("label %s: flashed", label);
+		log_info("label %s: command done (flash or page)", label);
 	else
-		log_warn("label %s: flash failed: %s", label, reason);
+		log_warn("label %s: command failed: %s", label, reason);
 }
 
 void shelfd_attach_esl(struct shelfd *d, struct device *dev)
@@ -503,13 +503,14 @@ int shelfd_cmd_labels(struct shelfd *d, const cJSON *req, cJSON *r, char *err, s
 			snprintf(err, errsz, "label %s is not bound to a SKU", id);
 		if (rc < 0)
 			return rc;
-	} else if ((!strcmp(op, "show") || !strcmp(op, "preview") || !strcmp(op, "flash")) &&
-		   n == 2) {
+	} else if (((!strcmp(op, "show") || !strcmp(op, "preview") || !strcmp(op, "flash")) &&
+		    n == 2) ||
+		   (!strcmp(op, "page") && n == 3 && a2)) {
 		/* handled below, after the lookup */
 	} else {
 		snprintf(err, errsz,
 			 "usage: labels list | show LABEL | bind LABEL SKU | unbind LABEL | "
-			 "flash LABEL | refresh LABEL|--all | preview LABEL");
+			 "flash LABEL | page LABEL N | refresh LABEL|--all | preview LABEL");
 		return -EINVAL;
 	}
 	rc = labelbook_get(d->labelbook, id, &row);
@@ -521,6 +522,25 @@ int shelfd_cmd_labels(struct shelfd *d, const cJSON *req, cJSON *r, char *err, s
 		return rc;
 	if (!strcmp(op, "preview"))
 		return label_preview(d, &row, r, err, errsz);
+	if (!strcmp(op, "page")) {
+		long long page = 0;
+
+		if (!d->esl_dev) {
+			snprintf(err, errsz, "no ESL base station is configured");
+			return -ENODEV;
+		}
+		if (parse_ll(a2, 0, 255, &page) < 0) {
+			snprintf(err, errsz, "page is a number 0..255 (0 = the main image)");
+			return -EINVAL;
+		}
+		rc = esl_page(d->esl_dev, id, (unsigned)page, 0);
+		if (rc == -ENOTCONN)
+			snprintf(err, errsz, "the ESL base station is not connected");
+		if (rc < 0)
+			return rc;
+		cJSON_AddStringToObject(r, "page", id);
+		return 0;
+	}
 	if (!strcmp(op, "flash")) {
 		if (!d->esl_dev) {
 			snprintf(err, errsz, "no ESL base station is configured");

@@ -43,6 +43,7 @@ static void usage(FILE *f)
 		   "  labels show LABEL     one label: binding, state, battery, signal, last seen\n"
 		   "  labels bind LABEL SKU | labels unbind LABEL\n"
 		   "  labels flash LABEL    blink the label's LED to find it on the shelf\n"
+		   "  labels page LABEL N   show page N (0 = the main image)\n"
 		   "  labels refresh LABEL|--all   send the content again\n"
 		   "  labels preview LABEL --png FILE   what the label should show now\n"
 		   "  integrity         till prices that differ from shelf labels; stale labels\n"
@@ -316,7 +317,7 @@ static bool valid_labels_args(const char **args, size_t n, const char *state, co
 		return n == 2 && png;
 	if (png)
 		return false;
-	if (!strcmp(args[0], "bind"))
+	if (!strcmp(args[0], "bind") || !strcmp(args[0], "page"))
 		return n == 3;
 	return n == 2 && (!strcmp(args[0], "show") || !strcmp(args[0], "unbind") ||
 			  !strcmp(args[0], "flash") || !strcmp(args[0], "refresh"));

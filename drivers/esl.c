@@ -53,9 +53,13 @@ struct esl_op {
 	int64_t retry_at;
 };
 
+/* A command in the command lane (FLASH or PAGE), until its RESULT. */
 struct esl_flash_req {
+	uint8_t kind; /* ESL_K_FLASH or ESL_K_PAGE */
 	uint32_t label;
 	uint16_t req;
+	uint8_t page;
+	uint16_t duration_s;
 	bool sent;
 };
 
@@ -650,20 +654,36 @@ static void pump(struct esl_priv *p)
 		bool sent = false;
 
 		for (size_t i = 0; i < p->n_flash && !sent; i++) {
-			struct esl_flash m = {.label = p->flash[i].label,
-					      .req = p->flash[i].req,
+			struct esl_flash_req *q = &p->flash[i];
+			struct esl_flash m = {.label = q->label,
+					      .req = q->req,
 					      .colour = ESL_LED_GREEN,
 					      .count = 5,
 					      .on_ms = 300,
 					      .off_ms = 300};
+			struct esl_page pg = {.label = q->label,
+					      .req = q->req,
+					      .page = q->page,
+					      .duration_s = q->duration_s};
+			int rc;
 
-			if (p->flash[i].sent)
+			if (q->sent)
 				continue;
-			if (send_msg(p, ESL_T_FLASH,
-				     esl_enc_flash(p->frame_buf, sizeof(p->frame_buf), &m)) < 0)
+			if (q->kind == ESL_K_PAGE)
+				rc = send_msg(
+					p, ESL_T_PAGE,
+					esl_enc_page(p->frame_buf, sizeof(p->frame_buf), &pg));
+			else
+				rc = send_msg(
+					p, ESL_T_FLASH,
+					esl_enc_flash(p->frame_buf, sizeof(p->frame_buf), &m));
+			if (rc < 0)
 				break;
-			p->flash[i].sent = true;
-			p->st.flashes++;
+			q->sent = true;
+			if (q->kind == ESL_K_PAGE)
+				p->st.pages++;
+			else
+				p->st.flashes++;
 			sent = true;
 		}
 		if (sent)
@@ -819,9 +839,12 @@ void esl_kick(struct device *d)
 		pump(d->priv);
 }
 
-int esl_flash(struct device *d, const char *label)
+/* Queue a command in the command lane. */
+static int command(struct device *d, uint8_t kind, const char *label, uint8_t page,
+		   uint16_t duration_s)
 {
 	struct esl_priv *p = d ? d->priv : NULL;
+	struct esl_flash_req *q;
 	uint32_t id;
 
 	if (!label_parse(label, &id))
@@ -832,12 +855,27 @@ int esl_flash(struct device *d, const char *label)
 		return -ENOSPC;
 	if (++p->next_req == 0)
 		p->next_req = 1;
-	p->flash[p->n_flash].label = id;
-	p->flash[p->n_flash].req = p->next_req;
-	p->flash[p->n_flash].sent = false;
-	p->n_flash++;
+	q = &p->flash[p->n_flash++];
+	memset(q, 0, sizeof(*q));
+	q->kind = kind;
+	q->label = id;
+	q->req = p->next_req;
+	q->page = page;
+	q->duration_s = duration_s;
 	pump(p);
 	return 0;
+}
+
+int esl_flash(struct device *d, const char *label)
+{
+	return command(d, ESL_K_FLASH, label, 0, 0);
+}
+
+int esl_page(struct device *d, const char *label, unsigned page, unsigned duration_s)
+{
+	if (page > 255 || duration_s > 65535)
+		return -EINVAL;
+	return command(d, ESL_K_PAGE, label, (uint8_t)page, (uint16_t)duration_s);
 }
 
 void esl_get_stats(const struct device *d, struct esl_stats *st)

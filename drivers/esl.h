@@ -89,6 +89,7 @@ struct esl_stats {
 	uint64_t crc_errors;
 	unsigned in_flight; /* labels outstanding at the station */
 	uint64_t flashes;
+	uint64_t pages;
 };
 
 extern const struct device_ops esl_ops;
@@ -102,6 +103,13 @@ void esl_kick(struct device *d);
  * -EINVAL (bad label id).
  */
 int esl_flash(struct device *d, const char *label);
+
+/*
+ * Show page @page (0 = the main image) on @label for @duration_s seconds
+ * (0 = stay), in the command lane. Same returns as esl_flash; -EINVAL also
+ * for page > 255 or duration_s > 65535.
+ */
+int esl_page(struct device *d, const char *label, unsigned page, unsigned duration_s);
 
 void esl_get_stats(const struct device *d, struct esl_stats *st);
 

@@ -8,7 +8,7 @@ of the three types) and a POS on a pty. HQ binds the 2,000 labels with one
 shows its price: the hash each simulated label reports equals the content
 hash shelfd wanted, and for one label of each type the emulator's framebuffer
 is pixel-identical to `shelfctl labels preview`; `labels flash` blinks a
-label's LED. A till charging a price that
+label's LED and `labels page` switches its page. A till charging a price that
 differs from the label's becomes an `integrity` event at HQ and shows in
 `shelfctl integrity`. Then a second full batch with shelfd killed (SIGKILL)
 in the middle of the rollout and restarted: every label ends with the newest
@@ -141,6 +141,10 @@ def run(ctx):
     before = emu.label("E1000002")["flashes"]
     d.ctl("labels", "flash", "E1000002")
     H.wait_until(lambda: emu.label("E1000002")["flashes"] > before, 10, "E1000002 flashing")
+    d.ctl("labels", "page", "E1000003", "1")
+    H.wait_until(lambda: emu.label("E1000003")["page"] == 1, 10, "E1000003 on page 1")
+    d.ctl("labels", "page", "E1000003", "0")
+    H.wait_until(lambda: emu.label("E1000003")["page"] == 0, 10, "E1000003 back on page 0")
 
     # --- integrity: the till charges 9.99 for S00005, its label shows 10.05
     line = {"type": "sale", "receipt": "R-INT-1", "lines": [
