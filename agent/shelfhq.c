@@ -515,10 +515,10 @@ int main(int argc, char **argv)
 	bool fleet = false, json = false;
 	long long timeout = 60;
 	char idbuf[80], ts[TS_BUFSZ], topic[TOPIC_MAX];
-	struct price_errors *errs;
+	struct price_errors *errs = NULL;
 	struct price_batch b = {0};
-	cJSON *batch;
-	char *text, *payload;
+	cJSON *batch = NULL;
+	char *text, *payload = NULL;
 	int i, rc, exit_code = EXIT_OK;
 
 	for (i = 1; i < argc; i++) {
@@ -584,20 +584,21 @@ int main(int argc, char **argv)
 	text = read_file(file, &len);
 	if (!text) {
 		fprintf(stderr, "shelfhq: %s: %s\n", file, strerror(errno));
-		return EXIT_USAGE;
+		exit_code = EXIT_USAGE;
+		goto out;
 	}
 	if (len && text[0] == '{') {
 		batch = cJSON_ParseWithLength(text, len);
-		if (!batch) {
+		if (!batch)
 			fprintf(stderr, "shelfhq: %s: not valid JSON\n", file);
-			return EXIT_USAGE;
-		}
 	} else {
 		batch = csv_to_batch(file, text, currency ? currency : "EUR");
-		if (!batch)
-			return EXIT_USAGE;
 	}
 	free(text);
+	if (!batch) {
+		exit_code = EXIT_USAGE;
+		goto out;
+	}
 	if (!cJSON_GetObjectItemCaseSensitive(batch, "id")) {
 		snprintf(idbuf, sizeof(idbuf), "hq-%lld-%d", (long long)now_wall_ms(),
 			 (int)getpid());
@@ -623,8 +624,10 @@ int main(int argc, char **argv)
 	payload = cJSON_PrintUnformatted(batch);
 	cJSON_Delete(batch);
 	errs = malloc(sizeof(*errs));
-	if (!payload || !errs)
-		return EXIT_FAIL;
+	if (!payload || !errs) {
+		exit_code = EXIT_FAIL;
+		goto out;
+	}
 	rc = price_batch_parse(payload, strlen(payload), &b, errs);
 	if (rc < 0) {
 		fprintf(stderr, "shelfhq: %s: the batch is invalid (%zu error%s); nothing sent\n",
@@ -632,13 +635,16 @@ int main(int argc, char **argv)
 		for (size_t k = 0; k < errs->n; k++)
 			fprintf(stderr, "  %s: %s\n", errs->e[k].at[0] ? errs->e[k].at : "(batch)",
 				errs->e[k].error);
-		return EXIT_USAGE;
+		exit_code = EXIT_USAGE;
+		goto out;
 	}
 	h.id = b.id;
 
 	h.stores = calloc(MAX_STORES, sizeof(*h.stores));
-	if (!h.stores)
-		return EXIT_FAIL;
+	if (!h.stores) {
+		exit_code = EXIT_FAIL;
+		goto out;
+	}
 	for (size_t k = 0; k < n_list; k++)
 		add_store(&h, stores[k]);
 	h.discover = fleet && !n_list;
@@ -646,7 +652,8 @@ int main(int argc, char **argv)
 	if (hq_connect(&h) < 0) {
 		fprintf(stderr, "shelfhq: cannot reach the broker %s:%d: %s\n", h.host, h.port,
 			h.conn_error[0] ? h.conn_error : "no answer");
-		return EXIT_UNREACHABLE;
+		exit_code = EXIT_UNREACHABLE;
+		goto out;
 	}
 	if (h.discover) {
 		/* Retained status messages arrive right after the subscription. */
@@ -656,7 +663,8 @@ int main(int argc, char **argv)
 				"shelfhq: no store has a status on %s/+/status: nothing to "
 				"expect answers from (use --stores)\n",
 				h.prefix);
-			return EXIT_FAIL;
+			exit_code = EXIT_FAIL;
+			goto out;
 		}
 	}
 	if (fleet) {
@@ -692,9 +700,12 @@ int main(int argc, char **argv)
 	if (!json)
 		printf("%zu of %zu store(s) took batch %s\n", ok, h.n_stores, b.id);
 	mosquitto_disconnect(h.mosq);
-	mosquitto_destroy(h.mosq);
-	mosquitto_lib_cleanup();
-	for (size_t k = 0; k < h.n_stores; k++)
+out:
+	if (h.mosq) {
+		mosquitto_destroy(h.mosq);
+		mosquitto_lib_cleanup();
+	}
+	for (size_t k = 0; h.stores && k < h.n_stores; k++)
 		free(h.stores[k].errors);
 	free(h.stores);
 	price_batch_free(&b);
@@ -704,5 +715,6 @@ int main(int argc, char **argv)
 	return exit_code;
 usage:
 	usage(stderr);
-	return EXIT_USAGE;
+	exit_code = EXIT_USAGE;
+	goto out;
 }
