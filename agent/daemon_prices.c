@@ -65,11 +65,6 @@ static void host_kick(void *arg)
 
 /* --- the ESL driver's host: the label reconciler --- */
 
-static void hash_hex(uint64_t h, char out[LABELJOB_HASH_LEN + 1])
-{
-	snprintf(out, LABELJOB_HASH_LEN + 1, "%016llx", (unsigned long long)h);
-}
-
 static int esl_take_job(void *arg, struct esl_job *job, uint8_t *buf)
 {
 	struct shelfd *d = arg;
@@ -90,7 +85,7 @@ static void esl_result(void *arg, const char *label, uint64_t hash, bool deliver
 	struct shelfd *d = arg;
 	char hex[LABELJOB_HASH_LEN + 1];
 
-	hash_hex(hash, hex);
+	labels_hash_hex(hash, hex);
 	labels_result(d->labels, label, hex, delivered, reason, retryable);
 }
 
@@ -109,7 +104,7 @@ static void esl_checkin(void *arg, const struct esl_checkin_report *c)
 	};
 
 	if (c->hash) {
-		hash_hex(c->hash, hex);
+		labels_hash_hex(c->hash, hex);
 		ci.shown_hash = hex;
 	}
 	labels_checkin(d->labels, &ci);

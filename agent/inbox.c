@@ -14,6 +14,7 @@
 
 #include "fetch.h"
 #include "inbox.h"
+#include "labelbook.h"
 #include "log.h"
 #include "prices.h"
 #include "util.h"
@@ -184,6 +185,30 @@ static void on_changed(void *arg, const char *sku)
 	dynbuf_add(&ib->changed, sku, strlen(sku) + 1);
 }
 
+/* Append a JSON array member "@name":[@list] when @list (array items text) is not empty. */
+static int ack_list(struct inbox *ib, const char *name, const struct dynbuf *list)
+{
+	int rc;
+
+	if (!list->len)
+		return 0;
+	rc = dynbuf_addf(&ib->ack, ",\"%s\":[", name);
+	if (!rc)
+		rc = dynbuf_add(&ib->ack, list->buf, list->len);
+	return rc ? rc : dynbuf_add(&ib->ack, "]", 1);
+}
+
+/* What an applied batch did, into the ack: counts, superseded and removed SKUs. */
+static int ack_counts(struct inbox *ib, const struct pricebook_result *r)
+{
+	int rc = dynbuf_addf(&ib->ack, ",\"applied\":%zu,\"removed\":%zu,\"superseded_count\":%zu",
+			     r->applied, r->removed, r->superseded);
+
+	if (!rc)
+		rc = ack_list(ib, "superseded", &r->superseded_skus);
+	return rc ? rc : ack_list(ib, "removed_skus", &r->removed_skus);
+}
+
 struct stream_ctx {
 	struct inbox *ib;
 	const struct price_batch *hdr;
@@ -227,16 +252,7 @@ static int apply_batch(struct inbox *ib, const struct price_batch *b, const char
 	if (!rc)
 		rc = ack_begin(ib, b->id, "applied");
 	if (!rc)
-		rc = dynbuf_addf(&ib->ack,
-				 ",\"applied\":%zu,\"removed\":%zu,\"superseded_count\":%zu",
-				 r.applied, r.removed, r.superseded);
-	if (!rc && r.superseded) {
-		rc = dynbuf_adds(&ib->ack, ",\"superseded\":[");
-		if (!rc)
-			rc = dynbuf_add(&ib->ack, r.superseded_skus.buf, r.superseded_skus.len);
-		if (!rc)
-			rc = dynbuf_add(&ib->ack, "]", 1);
-	}
+		rc = ack_counts(ib, &r);
 	if (!rc && b->effective_at_ms) {
 		char ts[TS_BUFSZ];
 
@@ -415,35 +431,6 @@ static char *one_error(const char *at, const char *msg)
 	return out;
 }
 
-static bool sku_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n < 1 || n > PRICE_SKU_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
-static bool label_ok(const char *s)
-{
-	if (strlen(s) != 8)
-		return false;
-	for (int i = 0; i < 8; i++) {
-		char c = s[i];
-
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
-			return false;
-	}
-	return true;
-}
-
 /*
  * labels.bind {"bindings":[{"label","sku"}]} / labels.unbind {"labels":[...]}:
  * every entry checked first (errors listed with their paths), then all
@@ -456,6 +443,7 @@ static void on_labels_cmd(struct inbox *ib, const char *ref, const cJSON *root, 
 	const char *key = bind ? "bindings" : "labels";
 	struct dynbuf ej;
 	const cJSON *e, *list;
+	char canon[LABEL_ID_LEN + 1];
 	size_t i = 0, done = 0;
 	int rc = 0;
 
@@ -480,10 +468,10 @@ static void on_labels_cmd(struct inbox *ib, const char *ref, const cJSON *root, 
 		const char *sku = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "sku"));
 
 		snprintf(at, sizeof(at), bind ? "%s[%zu].label" : "%s[%zu]", key, i);
-		if (!label || !label_ok(label))
+		if (!label || !label_id_parse(label, canon))
 			price_errors_add(errs, at, "must be a label id of 8 hex digits");
 		snprintf(at, sizeof(at), "%s[%zu].sku", key, i);
-		if (bind && (!sku || !sku_ok(sku)))
+		if (bind && !price_sku_valid(sku))
 			price_errors_add(errs, at, "must be a SKU of 1..64 of [A-Za-z0-9._-]");
 		i++;
 	}
@@ -604,20 +592,20 @@ void inbox_message(struct inbox *ib, const char *topic, const void *payload, siz
 static void snapshot_done(void *arg, int status, const char *why, uint64_t bytes);
 
 /* Reject snapshot batch @id for good: unschedule and ack with @at / @msg. */
-static void snapshot_reject(struct inbox *ib, const char *id, const char *at, const char *msg)
+/*
+ * A scheduled batch (a snapshot) turned out unusable: unschedule it, record
+ * its id and ack it "rejected" with @errs, in one transaction.
+ */
+static void reject_scheduled(struct inbox *ib, const char *id, const struct price_errors *errs)
 {
-	struct price_errors *errs = malloc(sizeof(*errs));
 	struct dynbuf ej;
 	int rc;
 
-	log_warn("prices: snapshot batch %s rejected: %s%s%s", id, at, at[0] ? ": " : "", msg);
+	log_warn("prices: snapshot batch %s rejected: %zu error(s), first: %s%s%s", id, errs->total,
+		 errs->e[0].at, errs->e[0].at[0] ? ": " : "", errs->e[0].error);
 	dynbuf_init(&ej, ACK_MAX / 2);
-	if (errs) {
-		price_errors_init(errs);
-		price_errors_add(errs, at, "%s", msg);
-		price_errors_json(errs, &ej);
-		free(errs);
-	}
+	if (price_errors_json(errs, &ej) < 0)
+		dynbuf_adds(&ej, "[]");
 	rc = store_begin(ib->store);
 	if (!rc)
 		rc = pricebook_unschedule(ib->pb, id);
@@ -626,7 +614,7 @@ static void snapshot_reject(struct inbox *ib, const char *id, const char *at, co
 	if (!rc)
 		rc = ack_begin(ib, id, "rejected");
 	if (!rc)
-		rc = ack_finish(ib, ej.len ? ej.buf : "[]");
+		rc = ack_finish(ib, ej.buf);
 	if (!rc)
 		rc = commit(ib);
 	if (rc)
@@ -634,6 +622,21 @@ static void snapshot_reject(struct inbox *ib, const char *id, const char *at, co
 	else
 		count_status(ib, id, "rejected");
 	dynbuf_free(&ej);
+}
+
+/* The same with one error, @at / @msg. */
+static void snapshot_reject(struct inbox *ib, const char *id, const char *at, const char *msg)
+{
+	struct price_errors *errs = malloc(sizeof(*errs));
+
+	if (!errs) {
+		fail(ib, id, -ENOMEM);
+		return;
+	}
+	price_errors_init(errs);
+	price_errors_add(errs, at, "%s", msg);
+	reject_scheduled(ib, id, errs);
+	free(errs);
 }
 
 /* Start downloading the snapshot of batch @b (scheduled row @id). */
@@ -721,21 +724,7 @@ static void snapshot_apply(struct inbox *ib, const char *id)
 	}
 	rc = price_snapshot_validate(text, len, &snap, errs);
 	if (rc == -EINVAL) {
-		struct dynbuf ej;
-
-		dynbuf_init(&ej, ACK_MAX / 2);
-		price_errors_json(errs, &ej);
-		log_warn("prices: snapshot %s rejected: %zu error(s), first: %s: %s", id,
-			 errs->total, errs->e[0].at, errs->e[0].error);
-		store_begin(ib->store);
-		pricebook_unschedule(ib->pb, id);
-		pricebook_record(ib->pb, id, "prices", "rejected");
-		if (ack_begin(ib, id, "rejected") == 0 && ack_finish(ib, ej.buf) == 0 &&
-		    commit(ib) == 0)
-			count_status(ib, id, "rejected");
-		else
-			fail(ib, id, -EIO);
-		dynbuf_free(&ej);
+		reject_scheduled(ib, id, errs);
 		goto out_free;
 	}
 	if (rc < 0) {
@@ -758,17 +747,9 @@ static void snapshot_apply(struct inbox *ib, const char *id)
 	if (!rc)
 		rc = ack_begin(ib, id, "applied");
 	if (!rc)
-		rc = dynbuf_addf(&ib->ack,
-				 ",\"applied\":%zu,\"removed\":%zu,\"superseded_count\":%zu,"
-				 "\"snapshot\":true",
-				 r.applied, r.removed, r.superseded);
-	if (!rc && r.removed) {
-		rc = dynbuf_adds(&ib->ack, ",\"removed_skus\":[");
-		if (!rc)
-			rc = dynbuf_add(&ib->ack, r.removed_skus.buf, r.removed_skus.len);
-		if (!rc)
-			rc = dynbuf_add(&ib->ack, "]", 1);
-	}
+		rc = ack_counts(ib, &r);
+	if (!rc)
+		rc = dynbuf_adds(&ib->ack, ",\"snapshot\":true");
 	if (!rc)
 		rc = ack_finish(ib, NULL);
 	if (!rc)

@@ -39,7 +39,7 @@ struct labels {
 	uint64_t integrity_events;
 };
 
-static void hash_hex(uint64_t h, char out[LABELJOB_HASH_LEN + 1])
+void labels_hash_hex(uint64_t h, char out[LABELJOB_HASH_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";
 
@@ -96,7 +96,7 @@ int labels_render(struct labels *l, const struct label_row *r, struct esl_image 
 	rc = render_label((uint8_t)r->type, &c, img, buf, ESL_IMG_MAX_BYTES);
 	if (rc < 0)
 		return rc;
-	hash_hex(esl_img_hash(img), hash);
+	labels_hash_hex(esl_img_hash(img), hash);
 	*price = c.not_for_sale ? 0 : c.price;
 	*nfs = c.not_for_sale;
 	return 0;

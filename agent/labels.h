@@ -70,6 +70,9 @@ int labels_content(struct labels *l, const struct label_row *r, struct label_con
 int labels_render(struct labels *l, const struct label_row *r, struct esl_image *img, uint8_t *buf,
 		  char hash[LABELJOB_HASH_LEN + 1], int64_t *price, bool *nfs);
 
+/* A content hash as the 16 lowercase hex digits stored and shown everywhere. */
+void labels_hash_hex(uint64_t h, char out[LABELJOB_HASH_LEN + 1]);
+
 /*
  * The price of @sku changed (committed). Queues jobs for its labels in the
  * open transaction (opening one if needed); the caller commits.

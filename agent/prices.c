@@ -528,6 +528,19 @@ static bool sku_char(unsigned char c)
 	       c == '.' || c == '_' || c == '-';
 }
 
+bool price_sku_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n < 1 || n > PRICE_SKU_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!sku_char((unsigned char)s[i]))
+			return false;
+	}
+	return true;
+}
+
 static bool store_char(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||

@@ -195,6 +195,9 @@ int price_foreach_item(const char *buf, size_t len, bool snapshot, price_item_cb
 /* Free what a parse stored in @b and empty it. NULL-safe, idempotent. */
 void price_batch_free(struct price_batch *b);
 
+/* True if @s is a SKU by the batch rules: 1..64 bytes of [A-Za-z0-9._-]. */
+bool price_sku_valid(const char *s);
+
 /* Empty @e (n = total = 0). */
 void price_errors_init(struct price_errors *e);
 

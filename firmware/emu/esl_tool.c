@@ -447,14 +447,14 @@ static int cmd_flash(struct tool *t, const char *label_s, uint32_t deadline)
  * `credits` labels without a RESULT. A label answered BUSY, NO_XFER or GAP
  * is queued again. Prints labels/s against the raw limit of the line.
  */
-enum { B_TODO = 0, B_SENT, B_OK, B_FAIL };
+enum { B_PENDING = 0, B_SENT, B_OK, B_FAIL };
 
 struct bench {
 	uint32_t first;
 	unsigned n;
 	uint8_t *state;
 	unsigned outstanding, done, failed, retries;
-	unsigned next; /* lowest label index maybe still B_TODO */
+	unsigned next; /* lowest label index maybe still B_PENDING */
 };
 
 static unsigned bench_index(const struct bench *b, uint16_t xfer)
@@ -468,7 +468,7 @@ static void bench_requeue(struct tool *t, unsigned i)
 
 	if (i >= b->n || b->state[i] != B_SENT)
 		return;
-	b->state[i] = B_TODO;
+	b->state[i] = B_PENDING;
 	b->outstanding--;
 	b->retries++;
 	if (i < b->next)
@@ -570,7 +570,7 @@ static int cmd_bench(struct tool *t, const char *n_s, const char *path, uint32_t
 		       esl_link_in_flight(&t->link) + 1 < t->link.cfg.window) {
 			unsigned i = bench.next;
 
-			if (bench.state[i] != B_TODO) {
+			if (bench.state[i] != B_PENDING) {
 				bench.next++;
 				continue;
 			}
