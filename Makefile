@@ -5,11 +5,12 @@ include config.mk
 
 UTIL_OBJS := agent/util.o agent/log.o
 DRIVER_OBJS := drivers/device.o drivers/linebuf.o drivers/pos.o drivers/serial.o drivers/serdev.o \
-	drivers/pos_drv.o drivers/esl.o firmware/proto/esl_proto.o firmware/proto/esl_link.o
+	drivers/pos_drv.o drivers/esl.o firmware/proto/esl_proto.o firmware/proto/esl_link.o \
+	drivers/probe.o drivers/probe_drv.o drivers/beam.o drivers/camera.o
 AGENT_OBJS := agent/main.o agent/daemon.o agent/loop.o agent/config.o agent/store.o \
 	agent/batch.o agent/hqlink.o agent/ctl.o agent/json.o agent/pricebook.o agent/inbox.o \
 	agent/daemon_prices.o agent/prices.o agent/jscan.o agent/labeljob.o agent/labelbook.o \
-	agent/sqlstmt.o \
+	agent/sqlstmt.o agent/pseudo.o agent/visits.o agent/kpi.o agent/sensing.o \
 	agent/labels.o agent/render.o agent/font.o agent/fetch.o firmware/proto/esl_image.o \
 	$(DRIVER_OBJS) \
 	$(UTIL_OBJS)
@@ -36,11 +37,21 @@ test_labeljob_OBJS := agent/labeljob.o $(UTIL_OBJS)
 test_jscan_OBJS := agent/jscan.o $(UTIL_OBJS)
 UNIT_TESTS += test_fetch
 test_fetch_OBJS := agent/fetch.o agent/loop.o $(UTIL_OBJS)
+# Store sensing (issue 4): probes, pseudonyms, visits, KPIs, beam counters.
+UNIT_TESTS += test_probe test_pseudo test_visits test_kpi test_beam test_camera
+test_probe_OBJS := drivers/probe.o $(UTIL_OBJS)
+test_pseudo_OBJS := agent/pseudo.o $(UTIL_OBJS)
+test_visits_OBJS := agent/visits.o agent/pseudo.o $(UTIL_OBJS)
+test_kpi_OBJS := agent/kpi.o agent/visits.o agent/pseudo.o $(UTIL_OBJS)
+test_beam_OBJS := drivers/beam.o $(UTIL_OBJS)
+# The camera driver against the libgpiod test double (no GPIO chip here).
+test_camera_OBJS := tests/gpiod/gpiod_double.o agent/loop.o agent/jscan.o \
+	firmware/proto/esl_image.o $(DRIVER_OBJS) $(UTIL_OBJS)
 # The base-station firmware, its emulator and the shared wire codec.
 include firmware/firmware.mk
 
 B := $(BUILD)
-PROGS := $(B)/shelfd $(B)/shelfctl $(B)/shelfhq
+PROGS := $(B)/shelfd $(B)/shelfctl $(B)/shelfhq $(B)/shelfd-gpiosim
 UNIT_BINS := $(addprefix $(B)/tests/,$(UNIT_TESTS))
 FUZZ_POS := $(B)/tests/fuzz_pos
 
@@ -53,6 +64,12 @@ $(B)/%.o: %.c
 $(B)/shelfd: $(addprefix $(B)/,$(AGENT_OBJS))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_AGENT)
 
+# shelfd linked against the libgpiod test double (tests/gpiod): the
+# integration tests, the demo and the bench drive its "GPIO lines" through
+# FIFOs. Never installed on a gateway.
+$(B)/shelfd-gpiosim: $(addprefix $(B)/,$(AGENT_OBJS) tests/gpiod/gpiod_double.o)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_NOGPIO)
+
 $(B)/shelfctl: $(addprefix $(B)/,$(CTL_OBJS))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CTL)
 
@@ -61,13 +78,17 @@ $(B)/shelfhq: $(addprefix $(B)/,$(HQ_OBJS))
 
 .SECONDEXPANSION:
 $(UNIT_BINS): $(B)/tests/%: $(B)/tests/unit/%.o $$(addprefix $(B)/,$$($$*_OBJS))
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_AGENT) $(LIBS_TEST)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_NOGPIO) $(LIBS_TEST)
 
 # A plain driver for the POS parser fuzz target: replays files or random input
 # (libFuzzer builds use tests/fuzz/README.md).
 $(FUZZ_POS): $(B)/tests/fuzz/fuzz_pos.o $(B)/tests/fuzz/fuzz_main.o \
 		$(addprefix $(B)/,drivers/pos.o agent/jscan.o $(UTIL_OBJS))
 	$(CC) $(LDFLAGS) -o $@ $^ -lcjson
+
+$(B)/tests/fuzz_probe: $(B)/tests/fuzz/fuzz_probe.o $(B)/tests/fuzz/fuzz_main.o \
+		$(addprefix $(B)/,drivers/probe.o $(UTIL_OBJS))
+	$(CC) $(LDFLAGS) -o $@ $^
 
 $(B)/tests/fuzz_prices: $(B)/tests/fuzz/fuzz_prices.o \
 		$(addprefix $(B)/,agent/prices.o agent/jscan.o $(UTIL_OBJS))
@@ -85,7 +106,8 @@ deps:
 
 # make test: every unit test, the fuzz smoke run, then the black-box scenarios.
 test: deps
-	$(MAKE) check-format all unit firmware $(FUZZ_POS) $(B)/tests/fuzz_prices
+	$(MAKE) check-format all unit firmware $(FUZZ_POS) $(B)/tests/fuzz_prices \
+		$(B)/tests/fuzz_probe
 	tests/run-all $(B)
 
 asan: deps
@@ -105,11 +127,15 @@ strip: all
 	$(STRIP) -o $(B)/shelfd.stripped $(B)/shelfd
 
 format:
-	clang-format -i agent/*.[ch] drivers/*.[ch] firmware/*/*.[ch] tests/unit/*.c tests/fuzz/*.c
+	clang-format -i agent/*.[ch] drivers/*.[ch] firmware/*/*.[ch] tests/unit/*.c tests/fuzz/*.c \
+		tests/gpiod/*.c
 
 check-format:
 	clang-format --dry-run --Werror agent/*.[ch] drivers/*.[ch] firmware/*/*.[ch] \
-		tests/unit/test_esl_*.c tests/unit/test_bs_core.c tests/unit/test_labeljob.c
+		tests/unit/test_esl_*.c tests/unit/test_bs_core.c tests/unit/test_labeljob.c \
+		tests/unit/test_probe.c tests/unit/test_pseudo.c tests/unit/test_visits.c \
+		tests/unit/test_kpi.c tests/unit/test_beam.c tests/unit/test_camera.c \
+		tests/fuzz/fuzz_probe.c tests/gpiod/*.c
 
 clean:
 	rm -rf build build-*

@@ -31,6 +31,7 @@ CFLAGS := -std=c11 -O1 -g -fno-omit-frame-pointer $(WARN) -fsanitize=address,und
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-LIBS_AGENT := -lmosquitto -lsqlite3 -lcjson -lcurl -lcrypto -lgpiod -lm
+LIBS_NOGPIO := -lmosquitto -lsqlite3 -lcjson -lcurl -lcrypto -lm
+LIBS_AGENT := $(LIBS_NOGPIO) -lgpiod
 LIBS_CTL := -lcjson -lm
 LIBS_TEST := -lcmocka

@@ -54,9 +54,16 @@ struct key_spec {
 };
 
 static const struct key_spec top_keys[] = {
-	{"store_id", K_ALL},  {"data_dir", K_ALL},   {"control_socket", K_ALL},
-	{"log_level", K_ALL}, {"log_target", K_ALL}, {"hq", K_ALL},
-	{"outbox", K_ALL},    {"devices", K_ALL},    {"prices", K_ALL},
+	{"store_id", K_ALL},   {"data_dir", K_ALL}, {"control_socket", K_ALL}, {"log_level", K_ALL},
+	{"log_target", K_ALL}, {"hq", K_ALL},	    {"outbox", K_ALL},	       {"devices", K_ALL},
+	{"prices", K_ALL},     {"sensing", K_ALL},
+};
+
+static const struct key_spec sensing_keys[] = {
+	{"rssi_in", K_ALL},	{"silence_min", K_ALL},	    {"passer_max_min", K_ALL},
+	{"engaged_min", K_ALL}, {"staff_dwell_min", K_ALL}, {"staff_share_pct", K_ALL},
+	{"open", K_ALL},	{"close", K_ALL},	    {"interval_min", K_ALL},
+	{"repeat_days", K_ALL}, {"max_sessions", K_ALL},    {"entrance_zone", K_ALL},
 };
 
 static const struct key_spec prices_keys[] = {
@@ -103,7 +110,7 @@ static const struct key_spec dev_keys[] = {
 	{"line_b", K(DEV_CAMERA)},
 	{"active_low", K(DEV_CAMERA)},
 	{"debounce_ms", K(DEV_CAMERA)},
-	{"zone", K(DEV_CAMERA) | K(DEV_SCREEN)},
+	{"zone", K(DEV_CAMERA) | K(DEV_SCREEN) | K(DEV_PROBE)},
 	{"url", K(DEV_SCREEN)},
 };
 
@@ -636,6 +643,57 @@ static void parse_prices(struct config_errors *errs, const cJSON *o, const char 
 	get_uintv(errs, o, at, "label_summary_min", 0, 1, 1440, &p->label_summary_min);
 }
 
+/* "HH:MM" (00:00..24:00) member @key into minutes after midnight. */
+static void get_hhmm(struct config_errors *errs, const cJSON *o, const char *at, const char *key,
+		     unsigned *dst)
+{
+	char path[PATH_SZ], got[GOT_SZ];
+	const cJSON *v = member(errs, o, at, key, 0, path);
+	unsigned h, m;
+	int n = 0;
+
+	if (!v)
+		return;
+	if (cJSON_IsString(v) && sscanf(v->valuestring, "%2u:%2u%n", &h, &m, &n) == 2 && n == 5 &&
+	    v->valuestring[5] == '\0' && m < 60 && (h < 24 || (h == 24 && m == 0))) {
+		*dst = h * 60 + m;
+		return;
+	}
+	describe(v, got, sizeof(got));
+	conf_err(errs, path, "must be a local time \"HH:MM\" (00:00..24:00), got %s", got);
+}
+
+static void parse_sensing(struct config_errors *errs, const cJSON *o, const char *at,
+			  struct sensing_conf *s)
+{
+	char path[PATH_SZ];
+	int pm, em;
+
+	check_keys(errs, o, at, sensing_keys, ARRAY_SIZE(sensing_keys), K_ALL, NULL);
+	get_intv(errs, o, at, "rssi_in", 0, -120, -1, &s->rssi_in);
+	get_uintv(errs, o, at, "silence_min", 0, 1, 240, &s->silence_min);
+	pm = get_uintv(errs, o, at, "passer_max_min", 0, 0, 240, &s->passer_max_min);
+	em = get_uintv(errs, o, at, "engaged_min", 0, 1, 1440, &s->engaged_min);
+	get_uintv(errs, o, at, "staff_dwell_min", 0, 30, 1440, &s->staff_dwell_min);
+	get_uintv(errs, o, at, "staff_share_pct", 0, 1, 100, &s->staff_share_pct);
+	get_hhmm(errs, o, at, "open", &s->open_min);
+	get_hhmm(errs, o, at, "close", &s->close_min);
+	if (get_uintv(errs, o, at, "interval_min", 0, 1, 1440, &s->interval_min) > 0 &&
+	    1440 % s->interval_min) {
+		path_key(path, at, "interval_min");
+		conf_err(errs, path, "must divide a day (1440 minutes), got %u", s->interval_min);
+	}
+	get_uintv(errs, o, at, "repeat_days", 0, 1, 30, &s->repeat_days);
+	get_uintv(errs, o, at, "max_sessions", 0, 100, 1000000, &s->max_sessions);
+	get_str(errs, o, at, "entrance_zone", F_NONEMPTY, s->entrance_zone,
+		sizeof(s->entrance_zone));
+	if (pm >= 0 && em >= 0 && s->passer_max_min > s->engaged_min) {
+		path_key(path, at, pm > 0 ? "passer_max_min" : "engaged_min");
+		conf_err(errs, path, "passer_max_min (%u) must not exceed engaged_min (%u)",
+			 s->passer_max_min, s->engaged_min);
+	}
+}
+
 /* Check the url of a guide screen: http(s), a host, no spaces. */
 static void check_url(struct config_errors *errs, const char *at, const char *url)
 {
@@ -739,7 +797,7 @@ static void parse_device(struct config_errors *errs, const cJSON *o, const char 
 		get_bool(errs, o, at, "active_low", 0, &d->active_low);
 		get_uintv(errs, o, at, "debounce_ms", 0, 0, 10000, &d->debounce_ms);
 	}
-	if (mask & (K(DEV_CAMERA) | K(DEV_SCREEN)))
+	if (mask & (K(DEV_CAMERA) | K(DEV_SCREEN) | K(DEV_PROBE)))
 		get_str(errs, o, at, "zone", 0, d->zone, sizeof(d->zone));
 	if (mask & K(DEV_SCREEN)) {
 		if (get_str(errs, o, at, "url", (known ? F_REQ : 0) | F_NONEMPTY, d->url,
@@ -877,6 +935,9 @@ static void parse_root(struct config_errors *errs, const cJSON *root, struct con
 	v = get_obj(errs, root, "$", "prices", path);
 	if (v)
 		parse_prices(errs, v, path, &c->prices);
+	v = get_obj(errs, root, "$", "sensing", path);
+	if (v)
+		parse_sensing(errs, v, path, &c->sensing);
 	v = member(errs, root, "$", "devices", 0, path);
 	if (v)
 		parse_devices(errs, v, path, c);
@@ -996,6 +1057,18 @@ void config_defaults(struct config *c)
 	c->outbox.sync_full = true;
 	c->prices.snapshot_remove_missing = true;
 	c->prices.label_summary_min = 15;
+	c->sensing.rssi_in = -70;
+	c->sensing.silence_min = 15;
+	c->sensing.passer_max_min = 2;
+	c->sensing.engaged_min = 10;
+	c->sensing.staff_dwell_min = 240;
+	c->sensing.staff_share_pct = 50;
+	c->sensing.open_min = 8 * 60;
+	c->sensing.close_min = 22 * 60;
+	c->sensing.interval_min = 5;
+	c->sensing.repeat_days = 30;
+	c->sensing.max_sessions = 20000;
+	str_copy(c->sensing.entrance_zone, sizeof(c->sensing.entrance_zone), "entrance");
 }
 
 int config_parse(const char *text, size_t len, struct config *c, struct config_errors *errs)

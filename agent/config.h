@@ -40,7 +40,7 @@ struct device_conf {
 	int line_b; /* -1 when absent */
 	bool active_low; /* default false */
 	unsigned debounce_ms; /* default 30 */
-	char zone[64];
+	char zone[64]; /* camera, screen, probe (a sniffer's zone, optional) */
 	/* screen */
 	char url[512];
 };
@@ -73,6 +73,22 @@ struct prices_conf {
 	unsigned label_summary_min; /* minutes between label summary events (default 15) */
 };
 
+/* "sensing": Wi-Fi visits, door counters and KPIs (README "Store sensing"). */
+struct sensing_conf {
+	int rssi_in; /* dBm: a sighting this strong or stronger is inside (default -70) */
+	unsigned silence_min; /* a visit ends after this silence (default 15) */
+	unsigned passer_max_min; /* dwell under this is a passer-by (default 2) */
+	unsigned engaged_min; /* dwell over this is engaged (default 10) */
+	unsigned staff_dwell_min; /* one visit this long is staff or a fixture (default 240) */
+	unsigned staff_share_pct; /* present this share of the opening hours = staff (50) */
+	unsigned open_min; /* opening time, minutes after local midnight ("open": "08:00") */
+	unsigned close_min; /* closing time ("close": "22:00"); close <= open = open all day */
+	unsigned interval_min; /* KPI and footfall interval (default 5; divides a day) */
+	unsigned repeat_days; /* repeat-visit window, 1..30 (default 30) */
+	unsigned max_sessions; /* open visits held in memory (default 20000) */
+	char entrance_zone[64]; /* counters in this zone count entries (default "entrance") */
+};
+
 struct outbox_conf {
 	unsigned max_mb; /* default 256, 1..65536 */
 	bool sync_full; /* "full" (default) or "normal" */
@@ -87,6 +103,7 @@ struct config {
 	struct hq_conf hq;
 	struct outbox_conf outbox;
 	struct prices_conf prices;
+	struct sensing_conf sensing;
 	size_t n_devices;
 	struct device_conf devices[CONF_MAX_DEVICES];
 };

@@ -199,6 +199,8 @@ static int host_emit_text(void *arg, struct device *dev, const char *type, const
 	d->n_uncommitted++;
 	shelfd_note_type(d, type);
 	remember_fields(d, seq, ts_ms, type, source, what, ref, total);
+	if (what && !strcmp(what, "sale") && !strcmp(type, "sale"))
+		shelfd_sensing_receipt(d, ts_ms);
 	return 0;
 }
 
@@ -325,16 +327,6 @@ static void on_signal(struct loop *l, int fd, uint32_t events, void *arg)
 
 /* --- control verbs --- */
 
-static cJSON *ts_item(int64_t ms)
-{
-	char ts[TS_BUFSZ];
-
-	if (!ms)
-		return cJSON_CreateNull();
-	ts_format(ms, ts);
-	return cJSON_CreateString(ts);
-}
-
 static void add_outbox_summary(struct shelfd *d, cJSON *o)
 {
 	struct store_stats st;
@@ -362,11 +354,11 @@ static int cmd_status(struct shelfd *d, cJSON *r)
 	cJSON_AddStringToObject(r, "version", SHELFD_VERSION);
 	cJSON_AddStringToObject(r, "store", d->conf->store_id);
 	cJSON_AddNumberToObject(r, "pid", (double)getpid());
-	cJSON_AddItemToObject(r, "started_at", ts_item(d->started_ms));
+	cJSON_AddItemToObject(r, "started_at", json_ts_item(d->started_ms));
 	cJSON_AddNumberToObject(r, "uptime_s", (double)((now_wall_ms() - d->started_ms) / 1000));
 	hq = cJSON_AddObjectToObject(r, "hq");
 	cJSON_AddStringToObject(hq, "state", hq_state_name(hs.state));
-	cJSON_AddItemToObject(hq, "since", ts_item(hs.since_ms));
+	cJSON_AddItemToObject(hq, "since", json_ts_item(hs.since_ms));
 	cJSON_AddStringToObject(hq, "host", d->conf->hq.host);
 	cJSON_AddNumberToObject(hq, "port", d->conf->hq.port);
 	cJSON_AddBoolToObject(hq, "tls", d->conf->hq.tls_ca[0] != '\0');
@@ -439,7 +431,7 @@ static int cmd_devices(struct shelfd *d, cJSON *r)
 					!dev->ops		       ? "unsupported"
 					: dev->st.state == DEVICE_OPEN ? "open"
 								       : "down");
-		cJSON_AddItemToObject(o, "since", ts_item(dev->st.state_since_ms));
+		cJSON_AddItemToObject(o, "since", json_ts_item(dev->st.state_since_ms));
 		cJSON_AddNumberToObject(o, "lines_ok", (double)dev->st.lines_ok);
 		cJSON_AddNumberToObject(o, "errors", (double)dev->st.errors);
 		cJSON_AddNumberToObject(o, "reconnects", (double)dev->st.reconnects);
@@ -447,8 +439,8 @@ static int cmd_devices(struct shelfd *d, cJSON *r)
 			cJSON_AddStringToObject(o, "last_error", dev->st.last_error);
 		else
 			cJSON_AddNullToObject(o, "last_error");
-		cJSON_AddItemToObject(o, "last_error_at", ts_item(dev->st.last_error_ms));
-		cJSON_AddItemToObject(o, "last_seen", ts_item(dev->st.last_seen_ms));
+		cJSON_AddItemToObject(o, "last_error_at", json_ts_item(dev->st.last_error_ms));
+		cJSON_AddItemToObject(o, "last_seen", json_ts_item(dev->st.last_seen_ms));
 		if (dev->conf->kind == DEV_ESL && dev->ops)
 			add_esl_stats(dev, cJSON_AddObjectToObject(o, "esl"));
 	}
@@ -516,7 +508,7 @@ static int cmd_events(struct shelfd *d, const cJSON *req, cJSON *r, char *err, s
 		cJSON_AddItemToArray(arr, o);
 		cJSON_AddNumberToObject(o, "seq", (double)e->seq);
 		cJSON_AddStringToObject(o, "type", e->type);
-		cJSON_AddItemToObject(o, "ts", ts_item(e->ts_ms));
+		cJSON_AddItemToObject(o, "ts", json_ts_item(e->ts_ms));
 		cJSON_AddStringToObject(o, "source", e->source);
 		if (!strcmp(e->type, "sale"))
 			snprintf(summary, sizeof(summary), "%s %s total %lld", e->what, e->ref,
@@ -553,6 +545,12 @@ static int ctl_handle(void *arg, const cJSON *req, cJSON *reply, char *err, size
 		return shelfd_cmd_labels(d, req, reply, err, errsz);
 	if (!strcmp(cmd, "integrity"))
 		return shelfd_cmd_integrity(d, req, reply, err, errsz);
+	if (!strcmp(cmd, "sensors"))
+		return shelfd_cmd_sensors(d, req, reply, err, errsz);
+	if (!strcmp(cmd, "visits"))
+		return shelfd_cmd_visits(d, req, reply, err, errsz);
+	if (!strcmp(cmd, "kpi"))
+		return shelfd_cmd_kpi(d, req, reply, err, errsz);
 	snprintf(err, errsz, "unknown command \"%.64s\"", cmd);
 	return -EINVAL;
 }
@@ -659,14 +657,21 @@ int shelfd_init(struct shelfd *d, const char *config_path, struct config *conf)
 	d->host.sale_line = host_sale_line;
 	d->host.arg = d;
 	for (size_t i = 0; i < conf->n_devices; i++) {
+		d->devices[i].conf = &conf->devices[i];
+		d->n_devices++;
+	}
+	rc = shelfd_sensing_init(d);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < d->n_devices; i++) {
 		struct device *dev = &d->devices[i];
 
-		dev->conf = &conf->devices[i];
 		dev->host = &d->host;
 		dev->ops = device_ops_for(dev->conf->kind);
-		d->n_devices++;
 		if (dev->conf->kind == DEV_ESL)
 			shelfd_attach_esl(d, dev);
+		if (dev->conf->kind == DEV_PROBE || dev->conf->kind == DEV_CAMERA)
+			shelfd_attach_sensor(d, dev);
 		if (!dev->ops) {
 			log_warn("device %s: kind %s is not supported by this build yet; ignored",
 				 dev->conf->name, dev_kind_name(dev->conf->kind));
@@ -700,6 +705,7 @@ void shelfd_fini(struct shelfd *d)
 	}
 	if (d->loop)
 		loop_timer_del(d->loop, d->commit_timer);
+	shelfd_sensing_fini(d);
 	if (d->store && store_dirty(d->store) && store_commit(d->store) < 0)
 		log_err("store: final commit failed");
 	if (d->hq) {

@@ -48,6 +48,7 @@ struct shelfd {
 	struct labels_host labels_host;
 	struct esl_host esl_host;
 	struct device *esl_dev; /* the ESL base station, if one is configured */
+	struct sensing *sensing; /* probes, counters, visits, KPIs (sensing.c) */
 	struct ctl *ctl;
 	struct device_host host;
 	struct device devices[CONF_MAX_DEVICES];
@@ -97,6 +98,16 @@ int shelfd_cmd_labels(struct shelfd *d, const cJSON *req, cJSON *r, char *err, s
 /* daemon_prices.c: what a device of kind esl needs (before its start). */
 void shelfd_attach_esl(struct shelfd *d, struct device *dev);
 int shelfd_cmd_integrity(struct shelfd *d, const cJSON *req, cJSON *r, char *err, size_t errsz);
+/* sensing.c: store sensing (probes, door counters, visits, KPIs). */
+int shelfd_sensing_init(struct shelfd *d);
+void shelfd_sensing_fini(struct shelfd *d);
+/* What a probe or camera device needs (before its start). */
+void shelfd_attach_sensor(struct shelfd *d, struct device *dev);
+/* A sales receipt (kind sale) was recorded at @ts_ms: for the conversion KPI. */
+void shelfd_sensing_receipt(struct shelfd *d, int64_t ts_ms);
+int shelfd_cmd_sensors(struct shelfd *d, const cJSON *req, cJSON *r, char *err, size_t errsz);
+int shelfd_cmd_visits(struct shelfd *d, const cJSON *req, cJSON *r, char *err, size_t errsz);
+int shelfd_cmd_kpi(struct shelfd *d, const cJSON *req, cJSON *r, char *err, size_t errsz);
 /* daemon.c: commit now (the inbox applies HQ messages in their own transaction). */
 int shelfd_commit(struct shelfd *d);
 /* daemon.c: events of @type were appended in this turn. */

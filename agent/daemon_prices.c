@@ -204,16 +204,6 @@ void shelfd_prices_fini(struct shelfd *d)
 	d->prices = NULL;
 }
 
-static cJSON *ts_or_null(int64_t ms)
-{
-	char ts[TS_BUFSZ];
-
-	if (ms <= 0)
-		return cJSON_CreateNull();
-	ts_format(ms, ts);
-	return cJSON_CreateString(ts);
-}
-
 static cJSON *row_json(const struct price_row *row)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -233,11 +223,11 @@ static cJSON *row_json(const struct price_row *row)
 	cJSON_AddStringToObject(o, "currency", row->currency);
 	cJSON_AddStringToObject(o, "name", row->name);
 	cJSON_AddStringToObject(o, "unit", row->unit);
-	cJSON_AddItemToObject(o, "promo_until", ts_or_null(row->promo_until_ms));
+	cJSON_AddItemToObject(o, "promo_until", json_ts_item(row->promo_until_ms));
 	cJSON_AddBoolToObject(o, "removed", row->removed);
 	cJSON_AddStringToObject(o, "batch", row->batch_id);
-	cJSON_AddItemToObject(o, "issued_at", ts_or_null(row->issued_at_ms));
-	cJSON_AddItemToObject(o, "updated", ts_or_null(row->updated_ms));
+	cJSON_AddItemToObject(o, "issued_at", json_ts_item(row->issued_at_ms));
+	cJSON_AddItemToObject(o, "updated", json_ts_item(row->updated_ms));
 	return o;
 }
 
@@ -328,7 +318,7 @@ void shelfd_prices_status(struct shelfd *d, cJSON *r)
 	if (is.last_id[0]) {
 		cJSON_AddStringToObject(o, "last_id", is.last_id);
 		cJSON_AddStringToObject(o, "last_status", is.last_status);
-		cJSON_AddItemToObject(o, "last_at", ts_or_null(is.last_ms));
+		cJSON_AddItemToObject(o, "last_at", json_ts_item(is.last_ms));
 	} else {
 		cJSON_AddNullToObject(o, "last_id");
 	}
@@ -374,7 +364,7 @@ static cJSON *label_json(const struct label_row *r)
 	json_add_int(o, "temp_c", r->temp_c);
 	json_add_int(o, "rssi", r->rssi);
 	json_add_int(o, "lqi", r->lqi);
-	cJSON_AddItemToObject(o, "last_seen", ts_or_null(r->last_seen_ms));
+	cJSON_AddItemToObject(o, "last_seen", json_ts_item(r->last_seen_ms));
 	return o;
 }
 

@@ -180,3 +180,13 @@ int json_get_int(const cJSON *obj, const char *key, int64_t *out)
 	}
 	return -EINVAL;
 }
+
+cJSON *json_ts_item(int64_t ms)
+{
+	char ts[TS_BUFSZ];
+
+	if (ms <= 0)
+		return cJSON_CreateNull();
+	ts_format(ms, ts);
+	return cJSON_CreateString(ts);
+}

@@ -37,5 +37,7 @@ cJSON *json_add_int(cJSON *obj, const char *key, int64_t v);
 
 /* Read an integer member (number or raw decimal). Returns 0, -ENOENT or -EINVAL. */
 int json_get_int(const cJSON *obj, const char *key, int64_t *out);
+/* An RFC 3339 timestamp string for @ms (epoch ms), or null when @ms <= 0 ("never"). */
+cJSON *json_ts_item(int64_t ms);
 
 #endif

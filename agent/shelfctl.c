@@ -47,6 +47,10 @@ static void usage(FILE *f)
 		   "  labels refresh LABEL|--all   send the content again\n"
 		   "  labels preview LABEL --png FILE   what the label should show now\n"
 		   "  integrity         till prices that differ from shelf labels; stale labels\n"
+		   "  sensors           per sniffer and counter: state, rates, rejects, alerts\n"
+		   "  visits [--open]   visit counts by class (no pseudonyms are shown)\n"
+		   "  kpi [--today|--interval]\n"
+		   "                    entries, visitors, capture rate, conversion, dwell\n"
 		   "options:\n"
 		   "  -s SOCKET         control socket (default " DEFAULT_SOCKET
 		   ", or $SHELFCTL_SOCKET)\n"
@@ -422,6 +426,117 @@ static void print_integrity(const cJSON *d)
 	}
 }
 
+static void print_sensors(const cJSON *d)
+{
+	const cJSON *o, *v;
+
+	printf("%-12s %-6s %-10s %-5s %s\n", "NAME", "KIND", "ZONE", "STATE", "FIGURES");
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(d, "sensors"))
+	{
+		printf("%-12s %-6s %-10s %-5s ", str(o, "name"), str(o, "kind"), str(o, "zone"),
+		       str(o, "state"));
+		if (!strcmp(str(o, "kind"), "probe")) {
+			printf("%.0f sightings (%.2f/s, %.0f randomized) of %.0f lines; last %s\n",
+			       num(o, "sightings"), num(o, "rate_1m"), num(o, "randomized"),
+			       num(o, "lines"), str(o, "last_sighting"));
+			printf("%37s rejects:", "");
+			cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(o, "rejects"))
+			{
+				printf(" %s %.0f", v->string, v->valuedouble);
+			}
+			printf("\n");
+		} else {
+			printf("in %.0f  out %.0f  u-turns %.0f  glitches %.0f  ambiguous %.0f  "
+			       "(%.2f edges/s; last edge %s)\n",
+			       num(o, "in"), num(o, "out"), num(o, "uturns"), num(o, "glitches"),
+			       num(o, "ambiguous"), num(o, "edges_1m"), str(o, "last_edge"));
+			char drift[24] = "-";
+
+			if (!is_null(o, "closing_drift"))
+				snprintf(drift, sizeof(drift), "%+.0f", num(o, "closing_drift"));
+			printf("%37s today in %.0f out %.0f; closing drift %s; alerts:", "",
+			       num(o, "today_in"), num(o, "today_out"), drift);
+			cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(o, "alerts"))
+			{
+				printf(" %s", v->valuestring);
+			}
+			if (!cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "alerts")))
+				printf(" none");
+			printf("\n");
+		}
+		if (!is_null(o, "last_error"))
+			printf("%37s last error: %s\n", "", str(o, "last_error"));
+	}
+	printf("sensing clock %s   restamped %.0f\n", str(d, "clock"), num(d, "restamped"));
+}
+
+static void print_visits(const cJSON *d)
+{
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(d, "open");
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(d, "closed");
+
+	printf("open now  %.0f devices (%.0f inside): %.0f passers-by, %.0f visitors, %.0f "
+	       "engaged, %.0f staff\n",
+	       num(o, "sessions"), num(o, "inside"), num(o, "passer_by"), num(o, "visitor"),
+	       num(o, "engaged"), num(o, "staff"));
+	if (c)
+		printf("closed    %.0f passers-by, %.0f visitors, %.0f engaged, %.0f staff; %.0f "
+		       "repeat\n"
+		       "          %.0f sightings, %.0f late, %.0f dropped (table full), %.0f "
+		       "across midnight\n",
+		       num(c, "passer_by"), num(c, "visitor"), num(c, "engaged"), num(c, "staff"),
+		       num(c, "repeat"), num(d, "sightings"), num(d, "late"), num(d, "table_full"),
+		       num(d, "midnight_joins"));
+}
+
+/* A ratio as a percentage, or "-" (no value). */
+static const char *pct(const cJSON *o, const char *key, char *buf, size_t sz)
+{
+	if (is_null(o, key))
+		return "-";
+	snprintf(buf, sz, "%.1f%%", num(o, key) * 100);
+	return buf;
+}
+
+static void print_figures(const char *title, const cJSON *o)
+{
+	char a[16], b[16], c[16];
+
+	if (!o || cJSON_IsNull(o))
+		return;
+	printf("%s  %s .. %s\n", title, str(o, "from"), str(o, "to"));
+	printf("  entries %.0f   exits %.0f   receipts %.0f   conversion %s\n", num(o, "entries"),
+	       num(o, "exits"), num(o, "receipts"), pct(o, "conversion", a, sizeof(a)));
+	printf("  visitors %.0f (engaged %.0f)   passers-by %.0f   capture rate %s   staff %.0f\n",
+	       num(o, "visitors"), num(o, "engaged"), num(o, "passers_by"),
+	       pct(o, "capture_rate", b, sizeof(b)), num(o, "staff"));
+	if (is_null(o, "dwell_avg_s"))
+		printf("  dwell -");
+	else
+		printf("  dwell avg %.0f s  median %.0f s", num(o, "dwell_avg_s"),
+		       num(o, "dwell_median_s"));
+	printf("   repeat %.0f (%s of known devices)   randomized %.0f\n", num(o, "repeat"),
+	       pct(o, "repeat_share", c, sizeof(c)), num(o, "randomized"));
+}
+
+static void print_kpi(const cJSON *d)
+{
+	print_figures("today (so far)", cJSON_GetObjectItemCaseSensitive(d, "today"));
+	print_figures("this interval", cJSON_GetObjectItemCaseSensitive(d, "interval"));
+	print_figures("last interval", cJSON_GetObjectItemCaseSensitive(d, "last_interval"));
+	print_figures("last day", cJSON_GetObjectItemCaseSensitive(d, "yesterday"));
+}
+
+static bool valid_sensing_args(const char *cmd, const char **args, size_t n)
+{
+	if (!strcmp(cmd, "sensors"))
+		return n == 0;
+	if (!strcmp(cmd, "visits"))
+		return n == 0 || (n == 1 && !strcmp(args[0], "--open"));
+	return n == 0 ||
+	       (n == 1 && (!strcmp(args[0], "--today") || !strcmp(args[0], "--interval")));
+}
+
 /* prices get SKU | prices list [AFTER] */
 static bool valid_prices_args(const char **args, size_t n)
 {
@@ -478,7 +593,9 @@ int main(int argc, char **argv)
 			state = argv[++i];
 		} else if (!strcmp(argv[i], "--png") && i + 1 < argc) {
 			png = argv[++i];
-		} else if ((argv[i][0] != '-' || !strcmp(argv[i], "--all")) &&
+		} else if ((argv[i][0] != '-' || !strcmp(argv[i], "--all") ||
+			    !strcmp(argv[i], "--open") || !strcmp(argv[i], "--today") ||
+			    !strcmp(argv[i], "--interval")) &&
 			   nargs < ARRAY_SIZE(args)) {
 			args[nargs++] = argv[i];
 		} else {
@@ -490,14 +607,22 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "status") && strcmp(cmd, "devices") && strcmp(cmd, "outbox") &&
 	    strcmp(cmd, "events") && strcmp(cmd, "prices") && strcmp(cmd, "labels") &&
-	    strcmp(cmd, "integrity")) {
+	    strcmp(cmd, "integrity") && strcmp(cmd, "sensors") && strcmp(cmd, "visits") &&
+	    strcmp(cmd, "kpi")) {
 		fprintf(stderr, "shelfctl: unknown command \"%s\"\n", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (!strcmp(cmd, "labels")  ? !valid_labels_args(args, nargs, state, png)
-	    : strcmp(cmd, "prices") ? nargs > 0 || (n && strcmp(cmd, "events")) || state || png
-				    : !valid_prices_args(args, nargs) || state || png) {
+	if (!strcmp(cmd, "sensors") || !strcmp(cmd, "visits") || !strcmp(cmd, "kpi")) {
+		if (!valid_sensing_args(cmd, args, nargs) || n || state || png) {
+			fprintf(stderr, "shelfctl: wrong arguments for %s\n", cmd);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	} else if (!strcmp(cmd, "labels") ? !valid_labels_args(args, nargs, state, png)
+		   : strcmp(cmd, "prices")
+			   ? nargs > 0 || (n && strcmp(cmd, "events")) || state || png
+			   : !valid_prices_args(args, nargs) || state || png) {
 		fprintf(stderr, "shelfctl: wrong arguments for %s\n", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
@@ -557,6 +682,12 @@ int main(int argc, char **argv)
 		print_labels(data);
 	} else if (!strcmp(cmd, "integrity")) {
 		print_integrity(data);
+	} else if (!strcmp(cmd, "sensors")) {
+		print_sensors(data);
+	} else if (!strcmp(cmd, "visits")) {
+		print_visits(data);
+	} else if (!strcmp(cmd, "kpi")) {
+		print_kpi(data);
 	} else {
 		print_events(data);
 	}

@@ -47,6 +47,26 @@ static void put_digits(char *p, int v, int n)
 	}
 }
 
+int64_t local_day_start_ms(int64_t t_ms)
+{
+	time_t t = (time_t)(t_ms / 1000 - (t_ms % 1000 < 0));
+	struct tm tm;
+
+	if (!localtime_r(&t, &tm))
+		return t_ms - t_ms % 86400000;
+	tm.tm_hour = 0;
+	tm.tm_min = 0;
+	tm.tm_sec = 0;
+	tm.tm_isdst = -1;
+	return (int64_t)mktime(&tm) * 1000;
+}
+
+int64_t local_day_next_ms(int64_t t_ms)
+{
+	/* 26 h after the start is always inside the next day, DST or not. */
+	return local_day_start_ms(local_day_start_ms(t_ms) + 26 * 3600000LL);
+}
+
 void ts_format(int64_t ms, char buf[TS_BUFSZ])
 {
 	int64_t secs = ms / 1000;

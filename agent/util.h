@@ -32,6 +32,14 @@ void ts_format(int64_t ms, char buf[TS_BUFSZ]);
 int ts_parse(const char *s, int64_t *ms);
 
 /*
+ * Store days: the local calendar day (the gateway's TZ, DST included) that
+ * contains @t_ms starts at local_day_start_ms(t_ms); the next one at
+ * local_day_next_ms(t_ms). Opening hours and daily key rotation use them.
+ */
+int64_t local_day_start_ms(int64_t t_ms);
+int64_t local_day_next_ms(int64_t t_ms);
+
+/*
  * Copy @src into @dst of size @dstsz, always NUL-terminating. Returns 0 or
  * -ENAMETOOLONG when @src did not fit (the copy is truncated).
  */

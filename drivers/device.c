@@ -7,6 +7,7 @@
 #include "device.h"
 #include "esl.h"
 #include "log.h"
+#include "sensor.h"
 #include "util.h"
 
 const struct device_ops *device_ops_for(enum dev_kind kind)
@@ -16,6 +17,10 @@ const struct device_ops *device_ops_for(enum dev_kind kind)
 		return &pos_ops;
 	case DEV_ESL:
 		return &esl_ops;
+	case DEV_PROBE:
+		return &probe_ops;
+	case DEV_CAMERA:
+		return &camera_ops;
 	default:
 		return NULL;
 	}

@@ -530,7 +530,8 @@ class Shelfd:
     scenario's temp dir; stderr (all runs) in NAME.stderr."""
 
     def __init__(self, ctx, broker_port, name="shelfd", link=None, tls=None, hq=None,
-                 outbox=None, data_dir=None, store=STORE, devices=()):
+                 outbox=None, data_dir=None, store=STORE, devices=(), binary="shelfd",
+                 env=None, extra=None):
         self.ctx = ctx
         self.name = name
         self.data = Path(data_dir) if data_dir else ctx.path(name + "-data")
@@ -541,6 +542,9 @@ class Shelfd:
         self.ctlerr = ctx.path(name + "-shelfctl.stderr")
         self.proc = None
         self.runs = 0
+        self.binary = binary  # "shelfd-gpiosim": linked against the libgpiod double
+        self.env = dict(ctx.env)
+        self.env.update(env or {})
         hqc = {"host": "127.0.0.1", "port": broker_port, "keepalive": 5,
                "backoff_min_ms": 200, "backoff_max_ms": 2000,
                "batch_max_events": 500, "max_inflight": 16}
@@ -557,6 +561,7 @@ class Shelfd:
             self.config["devices"].append({"name": "till1", "kind": "pos", "port": str(link),
                                            "baud": 115200, "format": "jsonl"})
         self.config["devices"] += list(devices)
+        self.config.update(extra or {})
         self.conf.write_text(json.dumps(self.config, indent=2) + "\n")
         ctx.logs.append((name + " stderr", str(self.errpath)))
         ctx.logs.append(("shelfctl (" + name + ") stderr", str(self.ctlerr)))
@@ -576,8 +581,10 @@ class Shelfd:
         with open(self.errpath, "ab") as f:
             f.write(b"=== harness: start %d ===\n" % self.runs)
         err = open(self.errpath, "ab")
-        self.proc = self.ctx.spawn(self.name, [str(self.ctx.bin / "shelfd"), "-c", str(self.conf)],
-                                   order=10, stdout=err, stderr=err)
+        self.proc = subprocess.Popen([str(self.ctx.bin / self.binary), "-c", str(self.conf)],
+                                     stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                                     env=self.env)
+        self.ctx.procs.append((self.name, self.proc, 10))
         err.close()
         if wait:
             self.wait_ready(timeout)
