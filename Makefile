@@ -118,7 +118,8 @@ test-arm64: deps
 	tests/run-unit build-aarch64 qemu-aarch64-static -L /usr/aarch64-linux-gnu
 
 bench: deps all $(B)/tests/prices_parse
-	tests/bench/run $(B); rc=$$?; tests/bench/labels $(B) || rc=1; exit $$rc
+	tests/bench/run $(B); rc=$$?; tests/bench/labels $(B) || rc=1; \
+		tests/bench/sensing $(B) || rc=1; exit $$rc
 
 demo: deps all
 	scripts/demo $(B)

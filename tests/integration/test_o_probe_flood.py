@@ -73,7 +73,7 @@ def run(ctx):
             % (sim.returncode, H.tail(ctx.path("store-sim.stderr"))))
     cpu = (cpu_s(pid) - cpu0) / (time.monotonic() - t0) * 100
     truth = json.loads(ctx.path("truth.json").read_text())
-    sent = truth["lines_written"]["probe1"]
+    sent = truth["devices"]["probe1"]["written"]
 
     def all_read():
         s = [x for x in d.ctl("sensors")[1]["sensors"] if x["name"] == "probe1"][0]
