@@ -760,7 +760,8 @@ static void test_prices_section(void **state)
 	parse_ok(f, "{'store_id':'S1'}");
 	assert_true(f->c.prices.snapshot_remove_missing);
 	assert_int_equal(f->c.prices.label_summary_min, 15);
-	parse_ok(f, "{'store_id':'S1','prices':{'snapshot_missing':'keep','label_summary_min':60}}");
+	parse_ok(f,
+		 "{'store_id':'S1','prices':{'snapshot_missing':'keep','label_summary_min':60}}");
 	assert_false(f->c.prices.snapshot_remove_missing);
 	assert_int_equal(f->c.prices.label_summary_min, 60);
 	expect_one(f, "{'store_id':'S1','prices':{'snapshot_missing':'drop'}}",
@@ -769,6 +770,51 @@ static void test_prices_section(void **state)
 		   "$.prices.label_summary_min", "1..1440");
 	expect_one(f, "{'store_id':'S1','prices':{'snapshot_missng':'keep'}}",
 		   "$.prices.snapshot_missng", "unknown key");
+}
+
+static void test_sensing_section(void **state)
+{
+	struct fx *f = *state;
+
+	parse_ok(f, "{'store_id':'S1'}");
+	assert_int_equal(f->c.sensing.rssi_in, -70);
+	assert_int_equal(f->c.sensing.silence_min, 15);
+	assert_int_equal(f->c.sensing.passer_max_min, 2);
+	assert_int_equal(f->c.sensing.engaged_min, 10);
+	assert_int_equal(f->c.sensing.open_min, 8 * 60);
+	assert_int_equal(f->c.sensing.close_min, 22 * 60);
+	assert_int_equal(f->c.sensing.interval_min, 5);
+	assert_string_equal(f->c.sensing.entrance_zone, "entrance");
+	parse_ok(f, "{'store_id':'S1','sensing':{'rssi_in':-65,'open':'07:30','close':'24:00',"
+		    "'interval_min':15,'entrance_zone':'door-north','staff_share_pct':60}}");
+	assert_int_equal(f->c.sensing.rssi_in, -65);
+	assert_int_equal(f->c.sensing.open_min, 7 * 60 + 30);
+	assert_int_equal(f->c.sensing.close_min, 24 * 60);
+	assert_int_equal(f->c.sensing.interval_min, 15);
+	assert_int_equal(f->c.sensing.staff_share_pct, 60);
+	assert_string_equal(f->c.sensing.entrance_zone, "door-north");
+	expect_one(f, "{'store_id':'S1','sensing':{'open':'8:00'}}", "$.sensing.open",
+		   "must be a local time \"HH:MM\" (00:00..24:00), got \"8:00\"");
+	expect_one(f, "{'store_id':'S1','sensing':{'close':'24:01'}}", "$.sensing.close", "HH:MM");
+	expect_one(f, "{'store_id':'S1','sensing':{'close':'21:60'}}", "$.sensing.close", "HH:MM");
+	expect_one(f, "{'store_id':'S1','sensing':{'open':800}}", "$.sensing.open", "HH:MM");
+	expect_one(f, "{'store_id':'S1','sensing':{'interval_min':7}}", "$.sensing.interval_min",
+		   "must divide a day (1440 minutes), got 7");
+	expect_one(f, "{'store_id':'S1','sensing':{'rssi_in':0}}", "$.sensing.rssi_in", "-120..-1");
+	expect_one(f, "{'store_id':'S1','sensing':{'repeat_days':31}}", "$.sensing.repeat_days",
+		   "1..30");
+	expect_one(f, "{'store_id':'S1','sensing':{'passer_max_min':20}}",
+		   "$.sensing.passer_max_min", "must not exceed engaged_min (10)");
+	expect_one(f, "{'store_id':'S1','sensing':{'silense_min':5}}", "$.sensing.silense_min",
+		   "unknown key (did you mean \"silence_min\"?)");
+	/* A probe may name its zone; a POS may not. */
+	parse_ok(f, "{'store_id':'S1','devices':[{'name':'p1','kind':'probe','port':'/dev/ttyUSB1',"
+		    "'zone':'floor'}]}");
+	assert_string_equal(f->c.devices[0].zone, "floor");
+	expect_one(f,
+		   "{'store_id':'S1','devices':[{'name':'t1','kind':'pos','port':'/dev/x',"
+		   "'zone':'floor'}]}",
+		   "$.devices[0].zone", "pos");
 }
 
 static void test_float_where_integer(void **state)
@@ -1013,6 +1059,7 @@ int main(void)
 		T(test_hq_ranges),
 		T(test_topic_prefix),
 		T(test_prices_section),
+		T(test_sensing_section),
 		T(test_float_where_integer),
 		T(test_too_long_strings),
 		T(test_too_many_devices),
