@@ -2,13 +2,13 @@
  * fuzz_main: a plain driver for libFuzzer-style targets, for builds without
  * -fsanitize=fuzzer (gcc, cross builds, CI smoke runs).
  *
- *   fuzz_pos FILE|DIR...      replay each file (each regular file in a DIR)
- *   fuzz_pos [-n N] [-s SEED] run N inputs (default 20000, seed 1) made by
+ *   fuzz_TARGET FILE|DIR...      replay each file (each regular file in a DIR)
+ *   fuzz_TARGET [-n N] [-s SEED] run N inputs (default 20000, seed 1) made by
  *                             mutating a few valid and tricky seed lines
  *
  * Every input is copied into a buffer of exactly its size, so that a sanitizer
  * build catches reads past the end. A failed invariant aborts; on success the
- * last line is "fuzz_pos: N inputs, 0 crashes" and the exit status 0.
+ * last line is "fuzz_TARGET: N inputs, 0 crashes" and the exit status 0.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,7 +24,9 @@
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-void fuzz_pos_stats(unsigned long *accepted, unsigned long *rejected);
+void fuzz_target_stats(unsigned long *accepted, unsigned long *rejected);
+
+static const char *prog = "fuzz"; /* the target's name (argv[0]), for messages */
 
 #define FILE_MAX (1024 * 1024) /* replayed files are truncated here */
 #define WORK_MAX (POS_LINE_MAX + 64) /* mutated inputs stay below this */
@@ -223,7 +225,7 @@ static void run_one(const char *data, size_t len)
 	uint8_t *copy = malloc(len ? len : 1);
 
 	if (!copy) {
-		fprintf(stderr, "fuzz_pos: out of memory\n");
+		fprintf(stderr, "%s: out of memory\n", prog);
 		exit(1);
 	}
 	memcpy(copy, data, len);
@@ -238,18 +240,18 @@ static int replay_file(const char *path, unsigned long *count)
 	size_t n;
 
 	if (!f) {
-		fprintf(stderr, "fuzz_pos: %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
 		return -1;
 	}
 	buf = malloc(FILE_MAX);
 	if (!buf) {
 		fclose(f);
-		fprintf(stderr, "fuzz_pos: out of memory\n");
+		fprintf(stderr, "%s: out of memory\n", prog);
 		return -1;
 	}
 	n = fread(buf, 1, FILE_MAX, f);
 	if (ferror(f)) {
-		fprintf(stderr, "fuzz_pos: %s: read error\n", path);
+		fprintf(stderr, "%s: %s: read error\n", prog, path);
 		free(buf);
 		fclose(f);
 		return -1;
@@ -269,14 +271,14 @@ static int replay(const char *path, unsigned long *count)
 	int rc = 0;
 
 	if (stat(path, &st) != 0) {
-		fprintf(stderr, "fuzz_pos: %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode))
 		return replay_file(path, count);
 	d = opendir(path);
 	if (!d) {
-		fprintf(stderr, "fuzz_pos: %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
 		return -1;
 	}
 	while ((e = readdir(d))) {
@@ -298,7 +300,7 @@ static int run_random(unsigned long n, unsigned long long seed)
 
 	w.buf = malloc(WORK_MAX + 1);
 	if (!w.buf) {
-		fprintf(stderr, "fuzz_pos: out of memory\n");
+		fprintf(stderr, "%s: out of memory\n", prog);
 		return -1;
 	}
 	rng_state = seed * 0x9e3779b97f4a7c15ULL + 0x2545f4914f6cdd1dULL;
@@ -324,15 +326,18 @@ static int run_random(unsigned long n, unsigned long long seed)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: fuzz_pos [-n N] [-s SEED] | fuzz_pos FILE|DIR...\n");
+	fprintf(stderr, "usage: %s [-n N] [-s SEED] | %s FILE|DIR...\n", prog, prog);
 }
 
 int main(int argc, char **argv)
 {
+	const char *slash = strrchr(argv[0], '/');
 	unsigned long long seed = 1;
 	unsigned long count = 0, accepted, rejected;
 	long long n = -1, v;
 	int opt, rc = 0;
+
+	prog = slash ? slash + 1 : argv[0];
 
 	while ((opt = getopt(argc, argv, "n:s:h")) != -1) {
 		switch (opt) {
@@ -365,10 +370,10 @@ int main(int argc, char **argv)
 			return 1;
 		count += (unsigned long)n;
 	}
-	fuzz_pos_stats(&accepted, &rejected);
+	fuzz_target_stats(&accepted, &rejected);
 	if (n > 0)
-		printf("fuzz_pos: seed %llu\n", seed);
-	printf("fuzz_pos: %lu accepted, %lu rejected\n", accepted, rejected);
-	printf("fuzz_pos: %lu inputs, 0 crashes\n", count);
+		printf("%s: seed %llu\n", prog, seed);
+	printf("%s: %lu accepted, %lu rejected\n", prog, accepted, rejected);
+	printf("%s: %lu inputs, 0 crashes\n", prog, count);
 	return rc;
 }

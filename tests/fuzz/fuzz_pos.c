@@ -20,7 +20,7 @@
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-void fuzz_pos_stats(unsigned long *accepted, unsigned long *rejected);
+void fuzz_target_stats(unsigned long *accepted, unsigned long *rejected);
 
 #define CHECK(cond)                                                                                \
 	do {                                                                                       \
@@ -33,7 +33,7 @@ void fuzz_pos_stats(unsigned long *accepted, unsigned long *rejected);
 
 static unsigned long n_accepted, n_rejected;
 
-void fuzz_pos_stats(unsigned long *accepted, unsigned long *rejected)
+void fuzz_target_stats(unsigned long *accepted, unsigned long *rejected)
 {
 	*accepted = n_accepted;
 	*rejected = n_rejected;

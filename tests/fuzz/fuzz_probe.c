@@ -26,7 +26,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* The counters, under the name the shared driver (fuzz_main.c) reads. */
-void fuzz_pos_stats(unsigned long *accepted, unsigned long *rejected);
+void fuzz_target_stats(unsigned long *accepted, unsigned long *rejected);
 
 #define CHECK(cond)                                                                                \
 	do {                                                                                       \
@@ -41,7 +41,7 @@ void fuzz_pos_stats(unsigned long *accepted, unsigned long *rejected);
 
 static unsigned long n_accepted, n_rejected;
 
-void fuzz_pos_stats(unsigned long *accepted, unsigned long *rejected)
+void fuzz_target_stats(unsigned long *accepted, unsigned long *rejected)
 {
 	*accepted = n_accepted;
 	*rejected = n_rejected;
