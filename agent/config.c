@@ -64,7 +64,10 @@ static const struct key_spec sensing_keys[] = {
 	{"engaged_min", K_ALL}, {"staff_dwell_min", K_ALL}, {"staff_share_pct", K_ALL},
 	{"open", K_ALL},	{"close", K_ALL},	    {"interval_min", K_ALL},
 	{"repeat_days", K_ALL}, {"max_sessions", K_ALL},    {"entrance_zone", K_ALL},
+	{"clock", K_ALL},
 };
+
+static const char *const clock_names[] = {"gateway", "devices"};
 
 static const struct key_spec prices_keys[] = {
 	{"snapshot_missing", K_ALL},
@@ -667,7 +670,7 @@ static void parse_sensing(struct config_errors *errs, const cJSON *o, const char
 			  struct sensing_conf *s)
 {
 	char path[PATH_SZ];
-	int pm, em;
+	int pm, em, clk;
 
 	check_keys(errs, o, at, sensing_keys, ARRAY_SIZE(sensing_keys), K_ALL, NULL);
 	get_intv(errs, o, at, "rssi_in", 0, -120, -1, &s->rssi_in);
@@ -687,6 +690,8 @@ static void parse_sensing(struct config_errors *errs, const cJSON *o, const char
 	get_uintv(errs, o, at, "max_sessions", 0, 100, 1000000, &s->max_sessions);
 	get_str(errs, o, at, "entrance_zone", F_NONEMPTY, s->entrance_zone,
 		sizeof(s->entrance_zone));
+	if (get_enum(errs, o, at, "clock", 0, clock_names, ARRAY_SIZE(clock_names), &clk) > 0)
+		s->devices_clock = clk == 1;
 	if (pm >= 0 && em >= 0 && s->passer_max_min > s->engaged_min) {
 		path_key(path, at, pm > 0 ? "passer_max_min" : "engaged_min");
 		conf_err(errs, path, "passer_max_min (%u) must not exceed engaged_min (%u)",

@@ -87,6 +87,12 @@ struct sensing_conf {
 	unsigned repeat_days; /* repeat-visit window, 1..30 (default 30) */
 	unsigned max_sessions; /* open visits held in memory (default 20000) */
 	char entrance_zone[64]; /* counters in this zone count entries (default "entrance") */
+	/*
+	 * "clock": "gateway" (default): the gateway's clock rules, device times
+	 * far from it are not trusted; "devices": device times drive the
+	 * sensing clock (replaying a recorded day: tests, the demo).
+	 */
+	bool devices_clock;
 };
 
 struct outbox_conf {

@@ -5,15 +5,17 @@
  * of it, with the sales receipts, feeds the KPIs (kpi.c). Visits, footfall
  * and KPIs leave as `visit`, `footfall` and `kpi` events.
  *
- * The sensing clock. Sniffers and GPIO edges carry their own timestamps; the
- * store's sensing clock is the newest accepted one, and never behind the
- * wall clock. A device timestamp more than CLOCK_LATE_MS behind the clock,
- * or more than CLOCK_AHEAD_MS ahead of it, is not trusted: the input is
- * stamped with the clock instead (counted as restamped). Within that window
- * inputs keep their own time, so late lines are evaluated on their own
- * timestamps, and a recorded day replayed fast (the tests, the demo) runs on
- * its own time. Visits close, intervals end and the day key rotates as the
- * sensing clock passes their times.
+ * The sensing clock. Sniffers and GPIO edges carry their own timestamps. In
+ * the default mode ("clock": "gateway") the gateway's clock rules: a device
+ * time more than CLOCK_LATE_MS behind it or CLOCK_AHEAD_GW_MS ahead of it is
+ * not trusted and the input is stamped with the gateway's time instead
+ * (counted as restamped); within that window inputs keep their own time, so
+ * late lines are evaluated on their own timestamps, and one device with a
+ * fast clock cannot move the store's day. In "devices" mode (a recorded day
+ * replayed fast: the tests, the demo) the newest accepted device time drives
+ * the clock, which may run ahead of the gateway's by CLOCK_AHEAD_MS per
+ * step. Visits close, intervals end and the day key rotates as the sensing
+ * clock passes their times. Receipts never move it.
  *
  * Privacy: the raw MAC never leaves sensing_sighting(): its pseudonyms are
  * computed and the MAC wiped before anything else runs. Staff and fixture
@@ -37,13 +39,16 @@
 #include "visits.h"
 
 #define CLOCK_LATE_MS (5 * 60000LL)
-#define CLOCK_AHEAD_MS (10 * 60000LL)
+#define CLOCK_AHEAD_MS (10 * 60000LL) /* "devices" mode, per step */
+#define CLOCK_AHEAD_GW_MS 60000LL /* "gateway" mode: device clocks a little fast */
+#define SNIFFER_SILENT_MS (10 * 60000LL) /* an open sniffer quiet this long: alert */
 #define ADVANCE_STEP_MS 1000 /* advance after input when the clock moved this much */
 #define TICK_MS 10000 /* idle timer: visits close and intervals end without input */
 #define SAVE_EVERY_MS 60000 /* KPI state to SQLite, when changed */
 #define FOOTFALL_GRACE_MS 60000 /* passes are reported once both beams cleared: wait for them */
-#define MAX_ZONES 16
+#define MAX_ZONES (CONF_MAX_DEVICES + 1)
 #define META_KPI "sensing.kpi"
+#define META_CLOCK "sensing.clock"
 
 struct counter {
 	struct device *dev;
@@ -51,10 +56,13 @@ struct counter {
 	int64_t from; /* start of the open interval, 0 = none yet */
 	uint64_t in, out, late; /* in the open interval */
 	struct beam_counts base; /* the beam's counts when the interval opened */
-	int64_t day_start; /* the day of day_in/day_out */
-	uint64_t day_in, day_out;
-	uint64_t close_in, close_out; /* ... of those, passes before closing time */
-	int64_t closed_day; /* day whose closing drift was reported */
+	/* [0] today, [1] the day before (its closing drift may still be due) */
+	struct daystat {
+		int64_t day; /* local midnight, 0 = unused */
+		uint64_t in, out;
+		uint64_t close_in, close_out; /* passes before closing time */
+		bool reported; /* its closing drift was sent */
+	} days[2];
 	bool has_drift;
 	int64_t drift; /* IN - OUT at the last closing time */
 };
@@ -74,6 +82,11 @@ struct sensing {
 	bool dirty;
 	int64_t saved_mono;
 	uint64_t restamped; /* device times not trusted (see above) */
+	bool devices_clock; /* "clock": "devices" */
+	bool has_sensors; /* any probe or camera configured: KPIs are sent */
+	bool kpi_sent; /* a kpi event this turn: save the state with it */
+	int64_t down_from, down_to; /* shelfd was not running (from the saved state) */
+	bool silent[CONF_MAX_DEVICES]; /* sniffer_silent alert outstanding */
 	uint64_t events[4]; /* visit, footfall, kpi, lost */
 	char zones[MAX_ZONES][64];
 	size_t n_zones;
@@ -94,18 +107,31 @@ static int64_t interval_start(const struct sensing *s, int64_t t)
 	return day + (t - day) / s->interval_ms * s->interval_ms;
 }
 
-/* The time to use for a device timestamp @t (see the header comment). */
-static int64_t clock_take(struct sensing *s, int64_t t)
+/* The end of the interval starting at @from (cut at midnight on a DST day). */
+static int64_t interval_next(const struct sensing *s, int64_t from)
 {
-	int64_t wall = now_wall_ms();
+	int64_t next = from + s->interval_ms, midnight = local_day_next_ms(from);
+
+	return next < midnight ? next : midnight;
+}
+
+/*
+ * The time to use for a device timestamp @t (see the header comment);
+ * @move: may it move the clock (receipts may not).
+ */
+static int64_t clock_take(struct sensing *s, int64_t t, bool move)
+{
+	int64_t wall = now_wall_ms(), base;
 
 	if (wall > s->clock)
 		s->clock = wall;
-	if (t < s->clock - CLOCK_LATE_MS || t > s->clock + CLOCK_AHEAD_MS) {
+	base = s->devices_clock ? s->clock : wall;
+	if (t < s->clock - CLOCK_LATE_MS ||
+	    t > base + (s->devices_clock ? CLOCK_AHEAD_MS : CLOCK_AHEAD_GW_MS)) {
 		s->restamped++;
 		return s->clock;
 	}
-	if (t > s->clock)
+	if (move && t > s->clock)
 		s->clock = t;
 	return t;
 }
@@ -193,14 +219,24 @@ static void add_figures(cJSON *o, const struct kpi_figures *f)
 static void on_kpi(void *arg, const struct kpi_figures *f)
 {
 	struct sensing *s = arg;
-	cJSON *b = cJSON_CreateObject();
+	int64_t lo, hi;
+	cJSON *b;
 
+	s->dirty = true;
+	s->kpi_sent = true;
+	if (!s->has_sensors)
+		return; /* a store without sensors sends no empty KPIs */
+	b = cJSON_CreateObject();
 	if (b) {
 		cJSON_AddStringToObject(b, "period", f->period == KPI_DAY ? "day" : "interval");
 		add_figures(b, f);
+		/* Part of it while shelfd was not running: its zeros are not data. */
+		lo = f->from_ms > s->down_from ? f->from_ms : s->down_from;
+		hi = f->to_ms < s->down_to ? f->to_ms : s->down_to;
+		if (hi > lo)
+			cJSON_AddNumberToObject(b, "downtime_s", (double)((hi - lo) / 1000));
 	}
 	emit(s, "sensing", "kpi", b, f->to_ms, EV_KPI);
-	s->dirty = true;
 }
 
 /* ---- footfall ---- */
@@ -215,7 +251,7 @@ static void counter_emit(struct sensing *s, struct counter *c)
 		cJSON_AddStringToObject(b, "period", "interval");
 		cJSON_AddStringToObject(b, "zone", c->dev->conf->zone);
 		add_ts(b, "from", c->from);
-		add_ts(b, "to", c->from + s->interval_ms);
+		add_ts(b, "to", interval_next(s, c->from));
 		cJSON_AddNumberToObject(b, "in", (double)c->in);
 		cJSON_AddNumberToObject(b, "out", (double)c->out);
 		cJSON_AddNumberToObject(b, "uturns", (double)(cs.counts.uturn - c->base.uturn));
@@ -225,40 +261,61 @@ static void counter_emit(struct sensing *s, struct counter *c)
 		if (c->late)
 			cJSON_AddNumberToObject(b, "late", (double)c->late);
 	}
-	emit(s, c->dev->conf->name, "footfall", b, c->from + s->interval_ms, EV_FOOTFALL);
+	emit(s, c->dev->conf->name, "footfall", b, interval_next(s, c->from), EV_FOOTFALL);
 	c->base = cs.counts;
 	c->in = c->out = c->late = 0;
 }
 
-/* The closing-time health figure of a two-line counter: IN - OUT today. */
-static void counter_close_day(struct sensing *s, struct counter *c, int64_t day, int64_t close_t)
+/* The closing time of the day @day, or 0 when the store is open all day. */
+static int64_t close_time(const struct sensing *s, int64_t day)
+{
+	const struct sensing_conf *sc = &s->d->conf->sensing;
+
+	return sc->close_min > sc->open_min ? local_day_at_ms(day, sc->close_min) : 0;
+}
+
+/* The closing-time health figure of a two-line counter: IN - OUT that day. */
+static void counter_close_day(struct sensing *s, struct counter *c, struct daystat *ds,
+			      int64_t close_t)
 {
 	cJSON *b;
 
-	c->closed_day = day;
-	if (c->dev->conf->line_b < 0 || c->day_start != day)
+	ds->reported = true;
+	if (c->dev->conf->line_b < 0)
 		return;
 	c->has_drift = true;
-	c->drift = (int64_t)c->close_in - (int64_t)c->close_out;
+	c->drift = (int64_t)ds->close_in - (int64_t)ds->close_out;
 	b = cJSON_CreateObject();
 	if (b) {
 		cJSON_AddStringToObject(b, "period", "close");
 		cJSON_AddStringToObject(b, "zone", c->dev->conf->zone);
-		add_ts(b, "from", day);
+		add_ts(b, "from", ds->day);
 		add_ts(b, "to", close_t);
-		cJSON_AddNumberToObject(b, "in", (double)c->close_in);
-		cJSON_AddNumberToObject(b, "out", (double)c->close_out);
+		cJSON_AddNumberToObject(b, "in", (double)ds->close_in);
+		cJSON_AddNumberToObject(b, "out", (double)ds->close_out);
 		cJSON_AddNumberToObject(b, "drift", (double)c->drift);
 	}
 	emit(s, c->dev->conf->name, "footfall", b, close_t, EV_FOOTFALL);
 }
 
+/* The day figures of @c for the local day @day: NULL for a day older than yesterday's. */
+static struct daystat *daystat_for(struct counter *c, int64_t day)
+{
+	if (c->days[0].day == day)
+		return &c->days[0];
+	if (c->days[1].day == day)
+		return &c->days[1];
+	if (day < c->days[0].day)
+		return NULL; /* a late pass from an older day: not in the day figures */
+	c->days[1] = c->days[0];
+	memset(&c->days[0], 0, sizeof(c->days[0]));
+	c->days[0].day = day;
+	return &c->days[0];
+}
+
 /* End every interval of @c that is over at @now (empty ones too, at most a day's worth). */
 static void counter_advance(struct sensing *s, struct counter *c, int64_t now)
 {
-	const struct sensing_conf *sc = &s->d->conf->sensing;
-	int64_t day = local_day_start_ms(now), close_t;
-
 	if (!c->from)
 		c->from = interval_start(s, now);
 	if (now - c->from > 86400000LL + s->interval_ms) {
@@ -267,15 +324,18 @@ static void counter_advance(struct sensing *s, struct counter *c, int64_t now)
 			counter_emit(s, c);
 		c->from = interval_start(s, now - 86400000LL);
 	}
-	while (now >= c->from + s->interval_ms + FOOTFALL_GRACE_MS) {
+	while (now >= interval_next(s, c->from) + FOOTFALL_GRACE_MS) {
 		counter_emit(s, c);
-		/* Intervals are aligned to local midnight (a DST day stays aligned). */
-		c->from = interval_start(s, c->from + s->interval_ms);
+		c->from = interval_next(s, c->from);
 	}
-	close_t = day + (int64_t)sc->close_min * 60000;
-	if (sc->close_min > sc->open_min && now >= close_t + FOOTFALL_GRACE_MS &&
-	    c->closed_day != day)
-		counter_close_day(s, c, day, close_t);
+	daystat_for(c, local_day_start_ms(now)); /* a new day starts at zero */
+	for (int i = 1; i >= 0; i--) {
+		struct daystat *ds = &c->days[i];
+		int64_t close_t = ds->day ? close_time(s, ds->day) : 0;
+
+		if (close_t && !ds->reported && now >= close_t + FOOTFALL_GRACE_MS)
+			counter_close_day(s, c, ds, close_t);
+	}
 }
 
 static struct counter *counter_of(struct sensing *s, const struct device *dev)
@@ -305,6 +365,11 @@ static void save_state(struct sensing *s)
 		sqlite3_bind_blob(st, 2, b.buf, (int)b.len, SQLITE_STATIC);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			log_warn("sensing: cannot save the KPI state: %s", sqlite3_errmsg(db));
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, META_CLOCK, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, s->clock);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			log_warn("sensing: cannot save the clock: %s", sqlite3_errmsg(db));
 	}
 	sqlite3_finalize(st);
 	dynbuf_free(&b);
@@ -312,11 +377,37 @@ static void save_state(struct sensing *s)
 	s->saved_mono = now_mono_ms();
 }
 
+static int64_t meta_int(sqlite3 *db, const char *key)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	return v;
+}
+
+/*
+ * The KPI state of the last run. Not taken when it comes from the future
+ * (the clock was wrong then, or is now): the day would count nothing until
+ * the clock caught up. The time shelfd was down marks the KPIs it covers.
+ */
 static void load_state(struct sensing *s)
 {
 	sqlite3 *db = store_db(s->d->store);
 	sqlite3_stmt *st = NULL;
+	int64_t saved = meta_int(db, META_CLOCK);
 
+	if (saved > s->clock + CLOCK_AHEAD_GW_MS && !s->devices_clock) {
+		log_warn("sensing: the saved KPI state is %lld s in the future; starting afresh",
+			 (long long)((saved - s->clock) / 1000));
+		return;
+	}
 	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) !=
 	    SQLITE_OK)
 		return;
@@ -325,12 +416,54 @@ static void load_state(struct sensing *s)
 		const void *p = sqlite3_column_blob(st, 0);
 		int n = sqlite3_column_bytes(st, 0);
 
-		if (p && n > 0 && kpi_load(s->kpi, p, (size_t)n) < 0)
+		if (p && n > 0 && kpi_load(s->kpi, p, (size_t)n) < 0) {
 			log_warn("sensing: the saved KPI state is not readable; starting afresh");
-		else if (p && n > 0)
-			log_info("sensing: KPI state restored");
+		} else if (p && n > 0) {
+			s->down_from = saved;
+			s->down_to = s->clock;
+			log_info("sensing: KPI state restored (down for %lld s)",
+				 (long long)((s->down_to - s->down_from) / 1000));
+		}
 	}
 	sqlite3_finalize(st);
+}
+
+/* Alert when an open sniffer has heard nothing for SNIFFER_SILENT_MS in opening hours. */
+static void check_sniffers(struct sensing *s, int64_t wall)
+{
+	const struct sensing_conf *sc = &s->d->conf->sensing;
+	int64_t day = local_day_start_ms(wall);
+	bool open = sc->close_min <= sc->open_min || (wall >= local_day_at_ms(day, sc->open_min) &&
+						      wall < local_day_at_ms(day, sc->close_min));
+
+	for (size_t i = 0; i < s->d->n_devices; i++) {
+		struct device *dev = &s->d->devices[i];
+		struct probe_stats st;
+		int64_t last;
+		bool quiet;
+		cJSON *b;
+
+		if (dev->conf->kind != DEV_PROBE || !dev->ops)
+			continue;
+		probe_get_stats(dev, &st);
+		last = st.last_sighting_ms > dev->st.state_since_ms ? st.last_sighting_ms
+								    : dev->st.state_since_ms;
+		quiet = dev->st.state == DEVICE_OPEN && open && wall - last >= SNIFFER_SILENT_MS;
+		if (quiet == s->silent[i] || (!quiet && dev->st.state != DEVICE_OPEN))
+			continue;
+		s->silent[i] = quiet;
+		b = cJSON_CreateObject();
+		if (b) {
+			cJSON_AddStringToObject(b, "alert",
+						quiet ? "sniffer_silent" : "sniffer_alive");
+			cJSON_AddStringToObject(b, "device", dev->conf->name);
+			cJSON_AddItemToObject(b, "last_sighting",
+					      json_ts_item(st.last_sighting_ms));
+		}
+		if (!b || shelfd_emit(s->d, dev->conf->name, "alert", b, 0) < 0)
+			s->events[EV_LOST]++;
+		cJSON_Delete(b);
+	}
 }
 
 static void advance(struct sensing *s)
@@ -358,8 +491,11 @@ static void advance(struct sensing *s)
 	for (size_t i = 0; i < s->n_counters; i++)
 		counter_advance(s, &s->counters[i], s->clock);
 	kpi_advance(s->kpi, s->clock, on_kpi, s);
-	if (s->dirty && now_mono_ms() - s->saved_mono >= SAVE_EVERY_MS)
+	check_sniffers(s, wall);
+	/* A KPI sent is committed with the state that says so (no resend after a crash). */
+	if (s->kpi_sent || (s->dirty && now_mono_ms() - s->saved_mono >= SAVE_EVERY_MS))
 		save_state(s);
+	s->kpi_sent = false;
 }
 
 static void maybe_advance(struct sensing *s)
@@ -384,7 +520,7 @@ static void sensing_sighting(void *arg, struct device *dev, struct probe_sightin
 	struct visits_sighting vs;
 
 	memset(&vs, 0, sizeof(vs));
-	vs.t_ms = clock_take(s, sg->t_ms);
+	vs.t_ms = clock_take(s, sg->t_ms, true);
 	if (s->clock >= s->next_midnight)
 		advance(s); /* the key of the right day */
 	pseudo_ids_of(s->keys, sg->mac, &vs.ids);
@@ -400,13 +536,14 @@ static void sensing_pass(void *arg, struct device *dev, int dir, int64_t t_ms)
 {
 	struct sensing *s = arg;
 	struct counter *c = counter_of(s, dev);
-	int64_t t = clock_take(s, t_ms), day;
+	int64_t t = clock_take(s, t_ms, true), close_t;
+	struct daystat *ds;
 
 	if (!c)
 		return;
 	if (!c->from)
 		c->from = interval_start(s, t);
-	if (t >= c->from + s->interval_ms)
+	if (t >= interval_next(s, c->from))
 		counter_advance(s, c, t + FOOTFALL_GRACE_MS); /* end the intervals before t */
 	if (t < c->from)
 		c->late++; /* its interval was reported already: counted here, and in the day */
@@ -414,20 +551,19 @@ static void sensing_pass(void *arg, struct device *dev, int dir, int64_t t_ms)
 		c->in++;
 	else
 		c->out++;
-	day = local_day_start_ms(t);
-	if (c->day_start != day) {
-		c->day_start = day;
-		c->day_in = c->day_out = c->close_in = c->close_out = 0;
-	}
-	if (dir > 0)
-		c->day_in++;
-	else
-		c->day_out++;
-	if (t < day + (int64_t)s->d->conf->sensing.close_min * 60000) {
+	ds = daystat_for(c, local_day_start_ms(t));
+	if (ds) {
+		close_t = close_time(s, ds->day);
 		if (dir > 0)
-			c->close_in++;
+			ds->in++;
 		else
-			c->close_out++;
+			ds->out++;
+		if (!close_t || t < close_t) {
+			if (dir > 0)
+				ds->close_in++;
+			else
+				ds->close_out++;
+		}
 	}
 	if (c->entrance) {
 		kpi_pass(s->kpi, dir, t);
@@ -442,7 +578,7 @@ void shelfd_sensing_receipt(struct shelfd *d, int64_t ts_ms)
 
 	if (!s)
 		return;
-	kpi_receipt(s->kpi, clock_take(s, ts_ms));
+	kpi_receipt(s->kpi, clock_take(s, ts_ms, false));
 	s->dirty = true;
 }
 
@@ -476,6 +612,7 @@ int shelfd_sensing_init(struct shelfd *d)
 	s->clock = now_wall_ms();
 	s->advanced = s->clock;
 	s->interval_ms = (int64_t)sc->interval_min * 60000;
+	s->devices_clock = sc->devices_clock;
 	s->host.sighting = sensing_sighting;
 	s->host.pass = sensing_pass;
 	s->host.arg = s;
@@ -509,6 +646,8 @@ int shelfd_sensing_init(struct shelfd *d)
 		const struct device_conf *c = d->devices[i].conf;
 
 		s->dev_zone[i] = zone_index(s, c->zone);
+		if (c->kind == DEV_PROBE || c->kind == DEV_CAMERA)
+			s->has_sensors = true;
 		if (c->kind == DEV_PROBE && !probe_zone_seen[s->dev_zone[i]]) {
 			probe_zone_seen[s->dev_zone[i]] = true;
 			s->n_probe_zones++;
@@ -529,6 +668,11 @@ void shelfd_attach_sensor(struct shelfd *d, struct device *dev)
 		memset(c, 0, sizeof(*c));
 		c->dev = dev;
 		c->entrance = !strcmp(dev->conf->zone, d->conf->sensing.entrance_zone);
+		if (c->entrance && dev->conf->line_b < 0)
+			log_warn("device %s: one beam in the entrance zone: every crossing counts "
+				 "as "
+				 "an entry (in and out cannot be told apart; add line_b)",
+				 dev->conf->name);
 	}
 }
 
@@ -614,8 +758,11 @@ static void add_camera(struct sensing *s, cJSON *o, const struct device *dev)
 	if (st.two_lines)
 		cJSON_AddBoolToObject(o, "blocked_b", st.blocked[1]);
 	if (c) {
-		cJSON_AddNumberToObject(o, "today_in", (double)c->day_in);
-		cJSON_AddNumberToObject(o, "today_out", (double)c->day_out);
+		int64_t today = local_day_start_ms(s->clock);
+		bool cur = c->days[0].day == today;
+
+		cJSON_AddNumberToObject(o, "today_in", cur ? (double)c->days[0].in : 0);
+		cJSON_AddNumberToObject(o, "today_out", cur ? (double)c->days[0].out : 0);
 		if (c->has_drift)
 			cJSON_AddNumberToObject(o, "closing_drift", (double)c->drift);
 		else
@@ -688,6 +835,7 @@ int shelfd_cmd_visits(struct shelfd *d, const cJSON *req, cJSON *r, char *err, s
 		cJSON_AddNumberToObject(r, "sightings", (double)st.sightings);
 		cJSON_AddNumberToObject(r, "late", (double)st.late);
 		cJSON_AddNumberToObject(r, "table_full", (double)st.table_full);
+		cJSON_AddNumberToObject(r, "evicted", (double)st.evicted);
 		cJSON_AddNumberToObject(r, "midnight_joins", (double)st.midnight_joins);
 		cJSON_AddNumberToObject(r, "repeat_entries", (double)st.repeat_entries);
 		cJSON_AddNumberToObject(r, "visit_events", (double)s->events[EV_VISIT]);

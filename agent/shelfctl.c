@@ -483,10 +483,10 @@ static void print_visits(const cJSON *d)
 		printf("closed    %.0f passers-by, %.0f visitors, %.0f engaged, %.0f staff; %.0f "
 		       "repeat\n"
 		       "          %.0f sightings, %.0f late, %.0f dropped (table full), %.0f "
-		       "across midnight\n",
+		       "lone sightings evicted, %.0f across midnight\n",
 		       num(c, "passer_by"), num(c, "visitor"), num(c, "engaged"), num(c, "staff"),
 		       num(c, "repeat"), num(d, "sightings"), num(d, "late"), num(d, "table_full"),
-		       num(d, "midnight_joins"));
+		       num(d, "evicted"), num(d, "midnight_joins"));
 }
 
 /* A ratio as a percentage, or "-" (no value). */

@@ -61,6 +61,20 @@ int64_t local_day_start_ms(int64_t t_ms)
 	return (int64_t)mktime(&tm) * 1000;
 }
 
+int64_t local_day_at_ms(int64_t day_ms, unsigned minutes)
+{
+	time_t t = (time_t)(day_ms / 1000);
+	struct tm tm;
+
+	if (!localtime_r(&t, &tm))
+		return day_ms + (int64_t)minutes * 60000;
+	tm.tm_hour = (int)(minutes / 60);
+	tm.tm_min = (int)(minutes % 60);
+	tm.tm_sec = 0;
+	tm.tm_isdst = -1;
+	return (int64_t)mktime(&tm) * 1000;
+}
+
 int64_t local_day_next_ms(int64_t t_ms)
 {
 	/* 26 h after the start is always inside the next day, DST or not. */

@@ -38,6 +38,8 @@ int ts_parse(const char *s, int64_t *ms);
  */
 int64_t local_day_start_ms(int64_t t_ms);
 int64_t local_day_next_ms(int64_t t_ms);
+/* The local time @minutes after the midnight @day_ms (24:00 = the next midnight; DST-aware). */
+int64_t local_day_at_ms(int64_t day_ms, unsigned minutes);
 
 /*
  * Copy @src into @dst of size @dstsz, always NUL-terminating. Returns 0 or

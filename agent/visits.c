@@ -465,6 +465,33 @@ static void session_close(struct visits *v, uint32_t i, visits_cb cb, void *arg)
 		cb(arg, &vis);
 }
 
+/*
+ * The table is full: forget the session silent the longest if it is a lone
+ * sighting (a flood of random MACs is made of those), so a flood cannot
+ * lock real visitors out for the whole silence time. Returns true if a slot
+ * was freed. Nothing is reported for it (counted as evicted).
+ */
+static bool session_evict(struct visits *v)
+{
+	uint32_t i = v->s_lru.head;
+	struct session *s;
+	size_t pos;
+
+	if (i == NIL || v->s[i].sightings > 1)
+		return false;
+	s = &v->s[i];
+	if (s->inside)
+		v->st.open_inside--;
+	v->st.open--;
+	v->st.evicted++;
+	if (session_lookup(v, s->key, &pos) == i)
+		ihash_del(&v->s_hash, v->s, sizeof(*v->s), pos);
+	LRU_UNLINK(&v->s_lru, v->s, i);
+	s->next = v->s_free;
+	v->s_free = i;
+	return true;
+}
+
 static void session_fill(struct visits *v, struct session *s, const struct visits_sighting *sg)
 {
 	s->rep = sg->ids.rep;
@@ -504,8 +531,11 @@ void visits_sighting(struct visits *v, const struct visits_sighting *sg)
 	}
 	if (i == NIL) {
 		if (v->st.open == v->c.max_sessions) {
-			v->st.table_full++;
-			return;
+			if (!session_evict(v)) {
+				v->st.table_full++;
+				return;
+			}
+			session_lookup(v, sg->ids.day, &pos); /* the eviction moved slots */
 		}
 		if (v->s_free != NIL) {
 			i = v->s_free;

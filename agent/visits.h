@@ -16,8 +16,10 @@
  * within conf.repeat_window_ms is a repeat. The repeat table is in memory
  * only, bounded by conf.max_repeat (the oldest entry is forgotten first).
  *
- * Memory is bounded: at most conf.max_sessions open sessions; a sighting
- * that would open one more is dropped and counted (table_full).
+ * Memory is bounded: at most conf.max_sessions open sessions. A sighting
+ * that would open one more first evicts the session silent the longest if
+ * that one had a single sighting (evicted: floods of random MACs are made of
+ * those); otherwise it is dropped and counted (table_full).
  */
 #ifndef SHELF_VISITS_H
 #define SHELF_VISITS_H
@@ -75,6 +77,7 @@ struct visits_stats {
 	size_t repeat_entries; /* pseudonyms in the repeat table */
 	uint64_t sightings; /* accepted by visits_sighting */
 	uint64_t table_full; /* sightings dropped: max_sessions reached */
+	uint64_t evicted; /* lone-sighting sessions forgotten to make room (table full) */
 	uint64_t late; /* sightings older than their session's last (kept, counted) */
 	uint64_t closed[VISIT_CLASS_N]; /* closed visits per class */
 	uint64_t repeats;

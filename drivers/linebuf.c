@@ -30,6 +30,8 @@ void linebuf_free(struct linebuf *lb)
 {
 	if (!lb)
 		return;
+	if (lb->buf)
+		explicit_bzero(lb->buf, lb->max + 1);
 	free(lb->buf);
 	lb->buf = NULL;
 	lb->len = 0;
@@ -39,6 +41,9 @@ void linebuf_free(struct linebuf *lb)
 
 void linebuf_reset(struct linebuf *lb)
 {
+	/* A partial line may hold what a probe saw (a MAC): never leave it behind. */
+	if (lb->buf)
+		explicit_bzero(lb->buf, lb->len < lb->max + 1 ? lb->len : lb->max + 1);
 	lb->len = 0;
 	lb->skipped = 0;
 	lb->overflow = false;
@@ -58,6 +63,7 @@ static void linebuf_append(struct linebuf *lb, const char *p, size_t n)
 		}
 		lb->overflow = true;
 		lb->skipped = lb->len;
+		explicit_bzero(lb->buf, lb->len); /* the part kept so far (see reset) */
 		lb->len = 0;
 	}
 	lb->skipped += n;

@@ -185,12 +185,11 @@ static enum probe_reject check_int(const struct span *s, const char *name, enum 
 }
 
 /* The four fields, in a fixed order; fills @out only when all are good. */
-static enum probe_reject check_fields(const struct span f[F_N], struct probe_sighting *out,
-				      char *msg, size_t msgsz)
+static enum probe_reject check_fields_mac(const struct span f[F_N], struct probe_sighting *out,
+					  char *msg, size_t msgsz, uint8_t mac[6])
 {
 	enum probe_reject r;
 	long long t, rssi, ch;
-	uint8_t mac[6];
 
 	r = check_int(&f[F_T], "t", PROBE_R_TIME, PROBE_T_MIN, PROBE_T_MAX, &t, msg, msgsz);
 	if (r)
@@ -219,6 +218,17 @@ static enum probe_reject check_fields(const struct span f[F_N], struct probe_sig
 	out->ch = (int)ch;
 	out->randomized = (mac[0] & 0x02) != 0;
 	return PROBE_OK;
+}
+
+/* check_fields_mac with its MAC scratch wiped (privacy: see probe.h). */
+static enum probe_reject check_fields(const struct span f[F_N], struct probe_sighting *out,
+				      char *msg, size_t msgsz)
+{
+	uint8_t mac[6];
+	enum probe_reject r = check_fields_mac(f, out, msg, msgsz, mac);
+
+	explicit_bzero(mac, sizeof(mac));
+	return r;
 }
 
 /* <t>,<mac>,<rssi>,<ch>[,<ssid: the rest of the line, never read>] */

@@ -134,6 +134,8 @@ static void serdev_readable(struct loop *l, int fd, uint32_t events, void *arg)
 		} else {
 			linebuf_feed(&s->lb, buf, (size_t)n, line_thunk, s);
 		}
+		/* Raw bytes may hold a probe's MACs: not left on the stack. */
+		explicit_bzero(buf, (size_t)n);
 		/* The line callback never closes the port, so fd is still ours. */
 		budget -= (size_t)n > budget ? budget : (size_t)n;
 	}

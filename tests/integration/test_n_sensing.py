@@ -49,6 +49,33 @@ def tz_for_local(start_s, hh, mm):
     return "SIM+%d:%02d" % (off // 60, off % 60)
 
 
+MAC_RE = re.compile(rb"(?i)(?<![0-9a-f])(?:[0-9a-f]{2}[:-]){5}[0-9a-f]{2}(?![0-9a-f])|"
+                    rb"(?<![0-9a-f])[0-9a-f]{12}(?![0-9a-f])")
+
+
+def scan_memory(pid, macs):
+    """The simulator's MACs (as 12 lowercase hex digits) found as text in
+    the writable memory of process @pid (heap, stack, anonymous maps)."""
+    want = {re.sub(r"[^0-9a-f]", "", m.lower()) for m in macs}
+    found = set()
+    with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            parts = line.split()
+            if "w" not in parts[1]:
+                continue
+            lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            try:
+                mem.seek(lo)
+                data = mem.read(hi - lo)
+            except (OSError, ValueError, OverflowError):
+                continue
+            for m in MAC_RE.finditer(data):
+                h = re.sub(rb"[^0-9a-fA-F]", b"", m.group(0)).decode().lower()
+                if h in want:
+                    found.add(h)
+    return found
+
+
 def near(got, want, tol, what):
     H.check(abs(got - want) <= max(2, tol * want),
             "%s: got %d, the simulator says %d (tolerance %d%%)" % (what, got, want, tol * 100))
@@ -95,7 +122,7 @@ def run(ctx):
     ]
     d = H.Shelfd(ctx, broker.port, link=pos_link, devices=devices, binary="shelfd-gpiosim",
                  env={"TZ": tz, "SHELF_GPIOD_SIM": str(gpio)},
-                 extra={"sensing": {"open": "08:00", "close": "22:00"}})
+                 extra={"sensing": {"open": "08:00", "close": "22:00", "clock": "devices"}})
     d.start()
     H.wait_until(lambda: all(d.device(n)["state"] == "open" for n in ("probe1", "door", "till1")),
                  20, "probe1, door and till1 open")
@@ -210,6 +237,11 @@ def run(ctx):
         H.check(rc == 0 and out.strip(), "shelfctl %s printed nothing" % " ".join(args))
     rc, out = d.ctl("kpi", "--today", as_json=False)
     ctx.log("shelfctl kpi --today:\n%s", out)
+
+    # --- privacy in memory: no raw MAC text left in shelfd's memory either ---
+    in_mem = scan_memory(d.proc.pid, truth["macs"])
+    ctx.note("memory of the running shelfd: %d raw MACs found" % len(in_mem))
+    H.check(not in_mem, "raw MACs in shelfd's memory: %r" % sorted(in_mem)[:5])
     H.check(d.stop() == 0, "shelfd exit status")
 
     # --- privacy: no raw MAC anywhere ---

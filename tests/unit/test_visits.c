@@ -436,21 +436,53 @@ static void test_table_full(void **state)
 	struct visits *v = make(3);
 	struct visits_stats st;
 
-	see(v, 1, T0, -50);
-	see(v, 2, T0, -50);
-	see(v, 3, T0, -50);
-	see(v, 4, T0 + 1000, -50); /* dropped */
+	/* Three real visits (two sightings each) fill the table. */
+	for (uint64_t k = 1; k <= 3; k++) {
+		see(v, k, T0, -50);
+		see(v, k, T0 + 500, -50);
+	}
+	see(v, 4, T0 + 1000, -50); /* dropped: nothing to evict */
 	see(v, 1, T0 + 2000, -50); /* known: fine */
 	visits_get_stats(v, &st);
 	assert_int_equal(st.open, 3);
 	assert_int_equal(st.table_full, 1);
-	assert_int_equal(st.sightings, 4);
-	advance(v, T0 + 15 * MIN);
+	assert_int_equal(st.evicted, 0);
+	assert_int_equal(st.sightings, 7);
+	advance(v, T0 + 500 + 15 * MIN);
 	assert_int_equal(got.n, 2); /* 2 and 3; 1 was seen later */
-	see(v, 4, T0 + 15 * MIN, -50);
+	see(v, 4, T0 + 15 * MIN + 500, -50);
 	visits_get_stats(v, &st);
 	assert_int_equal(st.open, 2);
 	assert_int_equal(st.table_full, 1);
+	visits_free(v);
+}
+
+/* A flood of lone random MACs cannot lock a new real visitor out. */
+static void test_table_full_evicts_lone_sightings(void **state)
+{
+	struct visits *v = make(3);
+	struct visits_stats st;
+
+	see(v, 1, T0, -50);
+	see(v, 1, T0 + 100, -50); /* a real visit: two sightings */
+	see(v, 2, T0 + 200, -80); /* flood: lone sightings */
+	see(v, 3, T0 + 300, -80);
+	see(v, 4, T0 + 400, -80);
+	visits_get_stats(v, &st);
+	/* The LRU head was 1 (two sightings): kept; 4 is dropped. */
+	assert_int_equal(st.evicted, 0);
+	assert_int_equal(st.table_full, 1);
+	see(v, 1, T0 + 500, -50); /* 1 moves to the tail; 2 is the head now */
+	see(v, 5, T0 + 600, -50); /* a new visitor: evicts lone 2 */
+	see(v, 6, T0 + 700, -50); /* evicts lone 3 */
+	visits_get_stats(v, &st);
+	assert_int_equal(st.evicted, 2);
+	assert_int_equal(st.table_full, 1);
+	assert_int_equal(st.open, 3);
+	visits_flush(v, on_visit, &got);
+	assert_int_equal(got.n, 3); /* 1, 5 and 6; nothing reported for 2 and 3 */
+	for (size_t i = 0; i < got.n; i++)
+		assert_true(got.v[i].pseudonym != 2 && got.v[i].pseudonym != 3);
 	visits_free(v);
 }
 
@@ -523,6 +555,7 @@ struct ref_s {
 	uint64_t key;
 	int64_t first, last;
 	uint32_t n;
+	uint64_t order; /* when it was last moved to the LRU tail */
 };
 
 static int cmp_visit(const void *a, const void *b)
@@ -541,7 +574,7 @@ static void test_against_reference(void **state)
 	struct ref_s open[MAXS];
 	static struct visit ref[MAXV];
 	size_t n_open = 0, n_ref = 0;
-	uint64_t dropped = 0, sightings = 0;
+	uint64_t dropped = 0, evicted = 0, sightings = 0, order = 0;
 	struct visits_stats st;
 	int64_t t = T0;
 
@@ -572,12 +605,28 @@ static void test_against_reference(void **state)
 		if (j < n_open) {
 			open[j].last = t;
 			open[j].n++;
+			open[j].order = ++order;
 			sightings++;
-		} else if (n_open == MAXS) {
-			dropped++;
 		} else {
-			open[n_open++] = (struct ref_s){key, t, t, 1};
-			sightings++;
+			if (n_open == MAXS) {
+				/* Full: the LRU head goes if it is a lone sighting. */
+				size_t h = 0;
+
+				for (size_t k = 1; k < n_open; k++) {
+					if (open[k].order < open[h].order)
+						h = k;
+				}
+				if (open[h].n == 1) {
+					open[h] = open[--n_open];
+					evicted++;
+				}
+			}
+			if (n_open == MAXS) {
+				dropped++;
+			} else {
+				open[n_open++] = (struct ref_s){key, t, t, 1, ++order};
+				sightings++;
+			}
 		}
 		visits_get_stats(v, &st);
 		assert_true(st.open <= MAXS);
@@ -591,8 +640,10 @@ static void test_against_reference(void **state)
 					      .sightings = open[j].n};
 	visits_get_stats(v, &st);
 	assert_int_equal(st.table_full, dropped);
+	assert_int_equal(st.evicted, evicted);
 	assert_int_equal(st.sightings, sightings);
 	assert_true(dropped > 0);
+	assert_true(evicted > 0);
 	assert_int_equal(got.n, n_ref);
 	qsort(got.v, got.n, sizeof(got.v[0]), cmp_visit);
 	qsort(ref, n_ref, sizeof(ref[0]), cmp_visit);
@@ -631,6 +682,7 @@ int main(void)
 		cmocka_unit_test(test_repeat_across_epoch_and_exclusions),
 		cmocka_unit_test(test_repeat_table_bounded),
 		cmocka_unit_test(test_table_full),
+		cmocka_unit_test(test_table_full_evicts_lone_sightings),
 		cmocka_unit_test(test_late_sightings),
 		cmocka_unit_test(test_zone_of_strongest),
 		cmocka_unit_test(test_open_classes),
