@@ -466,18 +466,26 @@ static void session_close(struct visits *v, uint32_t i, visits_cb cb, void *arg)
 }
 
 /*
- * The table is full: forget the session silent the longest if it is a lone
- * sighting (a flood of random MACs is made of those), so a flood cannot
- * lock real visitors out for the whole silence time. Returns true if a slot
- * was freed. Nothing is reported for it (counted as evicted).
+ * The table is full: forget one of the EVICT_SCAN sessions silent the
+ * longest that had a single sighting (a flood of random MACs is made of
+ * those), so a flood cannot lock real visitors out for the whole silence
+ * time. Returns true if a slot was freed. Nothing is reported for it
+ * (counted as evicted).
  */
+#define EVICT_SCAN 16
+
 static bool session_evict(struct visits *v)
 {
 	uint32_t i = v->s_lru.head;
 	struct session *s;
 	size_t pos;
 
-	if (i == NIL || v->s[i].sightings > 1)
+	for (int n = 0; i != NIL && v->s[i].sightings > 1; n++) {
+		if (n == EVICT_SCAN)
+			return false;
+		i = v->s[i].next;
+	}
+	if (i == NIL)
 		return false;
 	s = &v->s[i];
 	if (s->inside)
