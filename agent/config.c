@@ -60,11 +60,20 @@ static const struct key_spec top_keys[] = {
 };
 
 static const struct key_spec sensing_keys[] = {
-	{"rssi_in", K_ALL},	{"silence_min", K_ALL},	    {"passer_max_min", K_ALL},
-	{"engaged_min", K_ALL}, {"staff_dwell_min", K_ALL}, {"staff_share_pct", K_ALL},
-	{"open", K_ALL},	{"close", K_ALL},	    {"interval_min", K_ALL},
-	{"repeat_days", K_ALL}, {"max_sessions", K_ALL},    {"entrance_zone", K_ALL},
+	{"rssi_in", K_ALL},
+	{"silence_min", K_ALL},
+	{"passer_max_min", K_ALL},
+	{"engaged_min", K_ALL},
+	{"staff_dwell_min", K_ALL},
+	{"staff_share_pct", K_ALL},
+	{"open", K_ALL},
+	{"close", K_ALL},
+	{"interval_min", K_ALL},
+	{"repeat_days", K_ALL},
+	{"max_sessions", K_ALL},
+	{"entrance_zone", K_ALL},
 	{"clock", K_ALL},
+	{"silent_alert_min", K_ALL},
 };
 
 static const char *const clock_names[] = {"gateway", "devices"};
@@ -688,6 +697,7 @@ static void parse_sensing(struct config_errors *errs, const cJSON *o, const char
 	}
 	get_uintv(errs, o, at, "repeat_days", 0, 1, 30, &s->repeat_days);
 	get_uintv(errs, o, at, "max_sessions", 0, 100, 1000000, &s->max_sessions);
+	get_uintv(errs, o, at, "silent_alert_min", 0, 1, 1440, &s->silent_alert_min);
 	get_str(errs, o, at, "entrance_zone", F_NONEMPTY, s->entrance_zone,
 		sizeof(s->entrance_zone));
 	if (get_enum(errs, o, at, "clock", 0, clock_names, ARRAY_SIZE(clock_names), &clk) > 0)
@@ -1073,6 +1083,7 @@ void config_defaults(struct config *c)
 	c->sensing.interval_min = 5;
 	c->sensing.repeat_days = 30;
 	c->sensing.max_sessions = 20000;
+	c->sensing.silent_alert_min = 10;
 	str_copy(c->sensing.entrance_zone, sizeof(c->sensing.entrance_zone), "entrance");
 }
 

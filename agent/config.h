@@ -86,6 +86,7 @@ struct sensing_conf {
 	unsigned interval_min; /* KPI and footfall interval (default 5; divides a day) */
 	unsigned repeat_days; /* repeat-visit window, 1..30 (default 30) */
 	unsigned max_sessions; /* open visits held in memory (default 20000) */
+	unsigned silent_alert_min; /* an open sniffer quiet this long: alert (default 10) */
 	char entrance_zone[64]; /* counters in this zone count entries (default "entrance") */
 	/*
 	 * "clock": "gateway" (default): the gateway's clock rules, device times

@@ -41,7 +41,6 @@
 #define CLOCK_LATE_MS (5 * 60000LL)
 #define CLOCK_AHEAD_MS (10 * 60000LL) /* "devices" mode, per step */
 #define CLOCK_AHEAD_GW_MS 60000LL /* "gateway" mode: device clocks a little fast */
-#define SNIFFER_SILENT_MS (10 * 60000LL) /* an open sniffer quiet this long: alert */
 #define ADVANCE_STEP_MS 1000 /* advance after input when the clock moved this much */
 #define TICK_MS 10000 /* idle timer: visits close and intervals end without input */
 #define SAVE_EVERY_MS 60000 /* KPI state to SQLite, when changed */
@@ -428,7 +427,7 @@ static void load_state(struct sensing *s)
 	sqlite3_finalize(st);
 }
 
-/* Alert when an open sniffer has heard nothing for SNIFFER_SILENT_MS in opening hours. */
+/* Alert when an open sniffer has heard nothing for silent_alert_min in opening hours. */
 static void check_sniffers(struct sensing *s, int64_t wall)
 {
 	const struct sensing_conf *sc = &s->d->conf->sensing;
@@ -448,7 +447,8 @@ static void check_sniffers(struct sensing *s, int64_t wall)
 		probe_get_stats(dev, &st);
 		last = st.last_sighting_ms > dev->st.state_since_ms ? st.last_sighting_ms
 								    : dev->st.state_since_ms;
-		quiet = dev->st.state == DEVICE_OPEN && open && wall - last >= SNIFFER_SILENT_MS;
+		quiet = dev->st.state == DEVICE_OPEN && open &&
+			wall - last >= (int64_t)sc->silent_alert_min * 60000;
 		if (quiet == s->silent[i] || (!quiet && dev->st.state != DEVICE_OPEN))
 			continue;
 		s->silent[i] = quiet;

@@ -7,7 +7,9 @@ gateway's time and the store's sensing clock stays within a minute of the
 gateway's (one wrong device cannot move the store's day); sightings 2
 minutes late keep their own time. A KPI state saved "in the future" (a clock
 that was wrong at the last run) is not restored at the next start; a good
-one is, and the KPIs it covers carry the downtime.
+one is. An open sniffer that hears nothing for `silent_alert_min` (1 here)
+raises `sniffer_silent`, and `sniffer_alive` when it hears again; both
+reach HQ.
 """
 import datetime
 import os
@@ -35,8 +37,11 @@ def run(ctx):
     tty.setraw(slave)
     link = ctx.path("probe1")
     os.symlink(os.ttyname(slave), link)
+    hq = H.HQ(ctx, broker)
+    hq.start()
     d = H.Shelfd(ctx, broker.port, devices=[
-        {"name": "probe1", "kind": "probe", "port": str(link), "zone": "floor"}])
+        {"name": "probe1", "kind": "probe", "port": str(link), "zone": "floor"}],
+        extra={"sensing": {"open": "00:00", "close": "00:00", "silent_alert_min": 1}})
     d.start()
     H.wait_until(lambda: d.device("probe1")["state"] == "open", 10, "probe1 open")
 
@@ -78,6 +83,20 @@ def run(ctx):
     d.start()
     H.wait_until(lambda: "in the future; starting afresh" in d.tail(20), 10,
                  "the future KPI state refused")
+
+    # The sniffer stays open and silent: an alert after a minute, then back.
+    t0 = time.monotonic()
+
+    def alerts(kind):
+        hq.poll()
+        return [a for a in hq.counter.alerts if a.get("alert") == kind]
+    H.wait_until(lambda: alerts("sniffer_silent"), 100, "a sniffer_silent alert at HQ")
+    ctx.note("sniffer_silent after %.0f s of silence" % (time.monotonic() - t0))
+    H.check(alerts("sniffer_silent")[0]["device"] == "probe1", "alert names the sniffer")
+    H.check(not alerts("sniffer_alive"), "alive before it heard anything")
+    os.write(master, line(999, int(time.time() * 1000)))
+    H.wait_until(lambda: alerts("sniffer_alive"), 20, "a sniffer_alive alert at HQ")
+    H.check(len(alerts("sniffer_silent")) == 1, "one silent alert, not one per tick")
     H.check(d.stop() == 0, "shelfd exit status")
     os.close(master)
     os.close(slave)
