@@ -47,7 +47,8 @@ static void put_digits(char *p, int v, int n)
 	}
 }
 
-int64_t local_day_start_ms(int64_t t_ms)
+/* The local midnight at or before @t_ms, from the C library (slow: see below). */
+static int64_t day_start_raw(int64_t t_ms)
 {
 	time_t t = (time_t)(t_ms / 1000 - (t_ms % 1000 < 0));
 	struct tm tm;
@@ -61,24 +62,81 @@ int64_t local_day_start_ms(int64_t t_ms)
 	return (int64_t)mktime(&tm) * 1000;
 }
 
+/*
+ * The last day looked up. With TZ unset glibc stats /etc/localtime on every
+ * localtime_r/mktime, which made each door pass cost ~40 us; the store's
+ * day changes once a day. Keyed by the TZ variable, so a test (or anyone)
+ * switching TZ gets fresh answers; a change of /etc/localtime while shelfd
+ * runs is seen at the next restart.
+ */
+static struct {
+	bool valid;
+	int64_t start, next;
+	char tz[64];
+} day_cache;
+
+static const char *tz_now(void)
+{
+	const char *tz = getenv("TZ");
+
+	return tz ? tz : "";
+}
+
+int64_t local_day_start_ms(int64_t t_ms)
+{
+	const char *tz = tz_now();
+
+	if (day_cache.valid && t_ms >= day_cache.start && t_ms < day_cache.next &&
+	    !strcmp(day_cache.tz, tz))
+		return day_cache.start;
+	day_cache.start = day_start_raw(t_ms);
+	/* 26 h after the start is always inside the next day, DST or not. */
+	day_cache.next = day_start_raw(day_cache.start + 26 * 3600000LL);
+	day_cache.valid = strlen(tz) < sizeof(day_cache.tz) && t_ms >= day_cache.start &&
+			  t_ms < day_cache.next;
+	if (day_cache.valid)
+		str_copy(day_cache.tz, sizeof(day_cache.tz), tz);
+	return day_cache.start;
+}
+
+int64_t local_day_next_ms(int64_t t_ms)
+{
+	int64_t start = local_day_start_ms(t_ms);
+
+	if (day_cache.valid && day_cache.start == start)
+		return day_cache.next;
+	return day_start_raw(start + 26 * 3600000LL);
+}
+
 int64_t local_day_at_ms(int64_t day_ms, unsigned minutes)
 {
+	/* One remembered answer (the closing time, asked for every pass): see day_cache. */
+	static struct {
+		int64_t day, at;
+		unsigned minutes;
+		char tz[64];
+	} c;
+	const char *tz = tz_now();
 	time_t t = (time_t)(day_ms / 1000);
 	struct tm tm;
 
+	if (c.day == day_ms && c.minutes == minutes && day_ms && !strcmp(c.tz, tz))
+		return c.at;
 	if (!localtime_r(&t, &tm))
 		return day_ms + (int64_t)minutes * 60000;
 	tm.tm_hour = (int)(minutes / 60);
 	tm.tm_min = (int)(minutes % 60);
 	tm.tm_sec = 0;
 	tm.tm_isdst = -1;
-	return (int64_t)mktime(&tm) * 1000;
-}
-
-int64_t local_day_next_ms(int64_t t_ms)
-{
-	/* 26 h after the start is always inside the next day, DST or not. */
-	return local_day_start_ms(local_day_start_ms(t_ms) + 26 * 3600000LL);
+	c.at = (int64_t)mktime(&tm) * 1000;
+	if (strlen(tz) < sizeof(c.tz)) {
+		c.day = day_ms;
+		c.minutes = minutes;
+		str_copy(c.tz, sizeof(c.tz), tz);
+	} else {
+		c.day = 0;
+	}
+	return c.at;
 }
 
 void ts_format(int64_t ms, char buf[TS_BUFSZ])
