@@ -186,7 +186,7 @@ static void on_visit(void *arg, const struct visit *v)
 	cJSON_AddNumberToObject(b, "dwell_s", (double)((v->last_ms - v->first_ms) / 1000));
 	cJSON_AddStringToObject(b, "class", visit_class_name(v->cls));
 	cJSON_AddNumberToObject(b, "max_rssi", v->max_rssi);
-	if (s->n_probe_zones > 1 && v->zone < s->n_zones)
+	if (s->n_probe_zones > 1 && v->zone < s->n_zones && s->zones[v->zone][0])
 		cJSON_AddStringToObject(b, "zone", s->zones[v->zone]);
 	cJSON_AddBoolToObject(b, "randomized", v->randomized);
 	cJSON_AddBoolToObject(b, "repeat", v->repeat);
