@@ -522,7 +522,8 @@ static void print_figures(const char *title, const cJSON *o)
 static void print_kpi(const cJSON *d)
 {
 	print_figures("today (so far)", cJSON_GetObjectItemCaseSensitive(d, "today"));
-	print_figures("this interval (visits count when they end, 15 min after the last sighting)",
+	print_figures("this interval (a visit counts once it has ended: silence_min after its last "
+		      "sighting)",
 		      cJSON_GetObjectItemCaseSensitive(d, "interval"));
 	print_figures("last interval", cJSON_GetObjectItemCaseSensitive(d, "last_interval"));
 	print_figures("last day", cJSON_GetObjectItemCaseSensitive(d, "yesterday"));
