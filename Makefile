@@ -47,6 +47,12 @@ test_beam_OBJS := drivers/beam.o $(UTIL_OBJS)
 # The camera driver against the libgpiod test double (no GPIO chip here).
 test_camera_OBJS := tests/gpiod/gpiod_double.o agent/loop.o agent/jscan.o \
 	firmware/proto/esl_image.o $(DRIVER_OBJS) $(UTIL_OBJS)
+# Screens, recommendations, local rules, markdown (issue 5): pure modules with
+# their unit tests; not in shelfd yet.
+UNIT_TESTS += test_recs test_rules test_markdown
+test_recs_OBJS := agent/recs.o agent/prices.o agent/jscan.o $(UTIL_OBJS)
+test_rules_OBJS := agent/rules.o agent/prices.o agent/jscan.o $(UTIL_OBJS)
+test_markdown_OBJS := agent/markdown.o agent/prices.o agent/jscan.o $(UTIL_OBJS)
 # The base-station firmware, its emulator and the shared wire codec.
 include firmware/firmware.mk
 
@@ -136,7 +142,8 @@ check-format:
 		tests/unit/test_esl_*.c tests/unit/test_bs_core.c tests/unit/test_labeljob.c \
 		tests/unit/test_probe.c tests/unit/test_pseudo.c tests/unit/test_visits.c \
 		tests/unit/test_kpi.c tests/unit/test_beam.c tests/unit/test_camera.c \
-		tests/fuzz/fuzz_probe.c tests/gpiod/*.c
+		tests/fuzz/fuzz_probe.c tests/gpiod/*.c tests/unit/test_recs.c \
+		tests/unit/test_rules.c tests/unit/test_markdown.c
 
 clean:
 	rm -rf build build-*

@@ -55,24 +55,32 @@ MAC_RE = re.compile(rb"(?i)(?<![0-9a-f])(?:[0-9a-f]{2}[:-]){5}[0-9a-f]{2}(?![0-9
 
 def scan_memory(pid, macs):
     """The simulator's MACs (as 12 lowercase hex digits) found as text in
-    the writable memory of process @pid (heap, stack, anonymous maps)."""
+    the writable memory of process @pid (heap, stack, anonymous maps), read
+    in chunks; regions over 1 GiB (a sanitizer's shadow memory) are skipped."""
     want = {re.sub(r"[^0-9a-f]", "", m.lower()) for m in macs}
     found = set()
+    chunk = 16 << 20
     with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb", 0) as mem:
         for line in maps:
             parts = line.split()
             if "w" not in parts[1]:
                 continue
             lo, hi = (int(x, 16) for x in parts[0].split("-"))
-            try:
-                mem.seek(lo)
-                data = mem.read(hi - lo)
-            except (OSError, ValueError, OverflowError):
+            if hi - lo > 1 << 30:
                 continue
-            for m in MAC_RE.finditer(data):
-                h = re.sub(rb"[^0-9a-fA-F]", b"", m.group(0)).decode().lower()
-                if h in want:
-                    found.add(h)
+            pos = lo
+            while pos < hi:
+                try:
+                    mem.seek(pos)
+                    # overlap by 16 bytes so a MAC across two chunks is seen
+                    data = mem.read(min(chunk + 16, hi - pos))
+                except (OSError, ValueError, OverflowError):
+                    break
+                for m in MAC_RE.finditer(data):
+                    h = re.sub(rb"[^0-9a-fA-F]", b"", m.group(0)).decode().lower()
+                    if h in want:
+                        found.add(h)
+                pos += chunk
     return found
 
 
