@@ -85,6 +85,7 @@ struct sensing {
 	bool has_sensors; /* any probe or camera configured: KPIs are sent */
 	bool kpi_sent; /* a kpi event this turn: save the state with it */
 	int64_t down_from, down_to; /* shelfd was not running (from the saved state) */
+	int64_t started; /* sensing clock at start: counters count from here */
 	bool silent[CONF_MAX_DEVICES]; /* sniffer_silent alert outstanding */
 	uint64_t events[4]; /* visit, footfall, kpi, lost */
 	char zones[MAX_ZONES][64];
@@ -293,6 +294,9 @@ static void counter_close_day(struct sensing *s, struct counter *c, struct dayst
 		cJSON_AddNumberToObject(b, "in", (double)ds->close_in);
 		cJSON_AddNumberToObject(b, "out", (double)ds->close_out);
 		cJSON_AddNumberToObject(b, "drift", (double)c->drift);
+		/* The counters count from shelfd's start: a later start misses people. */
+		if (s->started > ds->day)
+			add_ts(b, "counting_since", s->started);
 	}
 	emit(s, c->dev->conf->name, "footfall", b, close_t, EV_FOOTFALL);
 }
@@ -611,6 +615,7 @@ int shelfd_sensing_init(struct shelfd *d)
 	s->d = d;
 	s->clock = now_wall_ms();
 	s->advanced = s->clock;
+	s->started = s->clock;
 	s->interval_ms = (int64_t)sc->interval_min * 60000;
 	s->devices_clock = sc->devices_clock;
 	s->host.sighting = sensing_sighting;
