@@ -10,7 +10,7 @@ DRIVER_OBJS := drivers/device.o drivers/linebuf.o drivers/pos.o drivers/serial.o
 AGENT_OBJS := agent/main.o agent/daemon.o agent/loop.o agent/config.o agent/store.o \
 	agent/batch.o agent/hqlink.o agent/ctl.o agent/json.o agent/pricebook.o agent/inbox.o \
 	agent/daemon_prices.o agent/prices.o agent/jscan.o agent/labeljob.o agent/labelbook.o \
-	agent/sqlstmt.o agent/pseudo.o agent/visits.o agent/kpi.o agent/sensing.o \
+	agent/sqlstmt.o agent/pseudo.o agent/visits.o agent/kpi.o agent/sensing.o agent/curlloop.o \
 	agent/labels.o agent/render.o agent/font.o agent/fetch.o firmware/proto/esl_image.o \
 	$(DRIVER_OBJS) \
 	$(UTIL_OBJS)
@@ -36,7 +36,7 @@ test_prices_OBJS := agent/prices.o agent/jscan.o $(UTIL_OBJS)
 test_labeljob_OBJS := agent/labeljob.o $(UTIL_OBJS)
 test_jscan_OBJS := agent/jscan.o $(UTIL_OBJS)
 UNIT_TESTS += test_fetch
-test_fetch_OBJS := agent/fetch.o agent/loop.o $(UTIL_OBJS)
+test_fetch_OBJS := agent/fetch.o agent/curlloop.o agent/loop.o $(UTIL_OBJS)
 # Store sensing (issue 4): probes, pseudonyms, visits, KPIs, beam counters.
 UNIT_TESTS += test_probe test_pseudo test_visits test_kpi test_beam test_camera
 test_probe_OBJS := drivers/probe.o $(UTIL_OBJS)
@@ -53,6 +53,8 @@ UNIT_TESTS += test_recs test_rules test_markdown
 test_recs_OBJS := agent/recs.o agent/prices.o agent/jscan.o $(UTIL_OBJS)
 test_rules_OBJS := agent/rules.o agent/prices.o agent/jscan.o $(UTIL_OBJS)
 test_markdown_OBJS := agent/markdown.o agent/prices.o agent/jscan.o $(UTIL_OBJS)
+UNIT_TESTS += test_screens
+test_screens_OBJS := agent/screens.o agent/curlloop.o agent/loop.o $(UTIL_OBJS)
 # The base-station firmware, its emulator and the shared wire codec.
 include firmware/firmware.mk
 
@@ -143,7 +145,7 @@ check-format:
 		tests/unit/test_probe.c tests/unit/test_pseudo.c tests/unit/test_visits.c \
 		tests/unit/test_kpi.c tests/unit/test_beam.c tests/unit/test_camera.c \
 		tests/fuzz/fuzz_probe.c tests/gpiod/*.c tests/unit/test_recs.c \
-		tests/unit/test_rules.c tests/unit/test_markdown.c
+		tests/unit/test_rules.c tests/unit/test_markdown.c tests/unit/test_screens.c
 
 clean:
 	rm -rf build build-*

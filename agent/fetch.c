@@ -1,15 +1,9 @@
 /*
  * fetch: libcurl multi-socket downloads driven by our loop. See fetch.h.
  *
- * How libcurl and the loop meet (after curl's docs/examples/ephiperfifo.c):
- * - CURLMOPT_SOCKETFUNCTION: libcurl says which socket to watch for what;
- *   we add/modify/delete it in the loop (on_curl_socket).
- * - CURLMOPT_TIMERFUNCTION: libcurl says when it wants to be called next;
- *   we keep one loop timer for it (on_curl_timer_set). libcurl must not be
- *   re-entered from this callback, so even a 0 ms timeout goes via the loop.
- * - The loop calls us back (on_sock_event, on_curl_timer) and we hand the
- *   event to curl_multi_socket_action, then read finished transfers with
- *   curl_multi_info_read (check_done).
+ * How libcurl and the loop meet is curlloop's business (curlloop.h): it
+ * watches libcurl's sockets and timer on the loop and calls job_done for
+ * each finished easy handle.
  *
  * A job moves FREE -> HASHING (re-hash an existing part, bounded per turn)
  * -> RUNNING (an easy handle in the multi) -> DONE (result ready) -> FREE.
@@ -27,20 +21,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
+#include "curlloop.h"
 #include "fetch.h"
 #include "log.h"
 #include "util.h"
 #include "version.h"
 
-/* Sockets libcurl may have us watch at once (connections, resolver pipes). */
-#define FETCH_MAX_SOCKS 32
 /* Re-hash at most this much of an existing part per loop turn. */
 #define REHASH_PER_TURN (1u << 20)
 #define REHASH_CHUNK (64u * 1024u)
@@ -90,6 +82,7 @@ struct job {
 	bool restarted; /* a 416 restart from 0 was done already */
 
 	CURL *easy;
+	struct curlloop_xfer xfer; /* job_done(this job) */
 	char errbuf[CURL_ERROR_SIZE];
 	struct resp resp;
 	bool accepted; /* the final response passed the checks: body goes to the file */
@@ -105,18 +98,16 @@ struct job {
 
 struct fetch {
 	struct loop *loop;
-	CURLM *multi;
+	struct curlloop *cl;
 	bool closing;
-	int curl_timer; /* loop timer id for libcurl's timeout, 0 if none */
 	int work_timer; /* loop timer id for hashing and callbacks, 0 if none */
 	int next_id;
-	int socks[FETCH_MAX_SOCKS]; /* fds we watch for libcurl, -1 free */
 	unsigned char *buf; /* REHASH_CHUNK bytes */
 	struct job jobs[FETCH_MAX_JOBS];
 };
 
-static void check_done(struct fetch *f);
 static void job_finish(struct job *j, int status);
+static void job_done(void *arg, CURL *easy, CURLcode result);
 static void job_fail(struct job *j, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -139,119 +130,6 @@ static void url_for_log(const char *url, char *out, size_t outsz)
 }
 
 static void kick(struct fetch *f);
-
-/* ---- libcurl <-> loop glue ---- */
-
-static void on_sock_event(struct loop *l, int fd, uint32_t events, void *arg)
-{
-	struct fetch *f = arg;
-	int action = 0, running;
-	CURLMcode mc;
-
-	if (events & EPOLLIN)
-		action |= CURL_CSELECT_IN;
-	if (events & EPOLLOUT)
-		action |= CURL_CSELECT_OUT;
-	if (events & (EPOLLERR | EPOLLHUP))
-		action |= CURL_CSELECT_ERR;
-	mc = curl_multi_socket_action(f->multi, fd, action, &running);
-	if (mc != CURLM_OK && mc != CURLM_BAD_SOCKET)
-		log_err("fetch: curl_multi_socket_action: %s", curl_multi_strerror(mc));
-	check_done(f);
-}
-
-static void sock_forget(struct fetch *f, int fd)
-{
-	for (size_t i = 0; i < FETCH_MAX_SOCKS; i++) {
-		if (f->socks[i] == fd)
-			f->socks[i] = -1;
-	}
-}
-
-static int sock_remember(struct fetch *f, int fd)
-{
-	for (size_t i = 0; i < FETCH_MAX_SOCKS; i++) {
-		if (f->socks[i] == fd)
-			return 0;
-	}
-	for (size_t i = 0; i < FETCH_MAX_SOCKS; i++) {
-		if (f->socks[i] < 0) {
-			f->socks[i] = fd;
-			return 0;
-		}
-	}
-	return -ENOSPC;
-}
-
-/* CURLMOPT_SOCKETFUNCTION: watch @s for @what in our loop. */
-static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-	struct fetch *f = userp;
-	uint32_t ev = 0;
-	int rc;
-
-	if (f->closing)
-		return 0;
-	if (what == CURL_POLL_REMOVE) {
-		loop_del_fd(f->loop, s);
-		sock_forget(f, s);
-		return 0;
-	}
-	if (what & CURL_POLL_IN)
-		ev |= EPOLLIN;
-	if (what & CURL_POLL_OUT)
-		ev |= EPOLLOUT;
-	rc = loop_mod_fd(f->loop, s, ev);
-	if (rc == -ENOENT) {
-		/* New, or a stale slot of a closed fd with the same number. */
-		loop_del_fd(f->loop, s);
-		rc = sock_remember(f, s);
-		if (!rc) {
-			rc = loop_add_fd(f->loop, s, ev, on_sock_event, f);
-			if (rc)
-				sock_forget(f, s);
-		}
-	}
-	if (rc) {
-		log_err("fetch: cannot watch socket %d: %s", s, strerror(-rc));
-		return -1;
-	}
-	return 0;
-}
-
-static void on_curl_timer(struct loop *l, void *arg)
-{
-	struct fetch *f = arg;
-	int running;
-	CURLMcode mc;
-
-	f->curl_timer = 0; /* the loop freed it before calling us */
-	mc = curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	if (mc != CURLM_OK)
-		log_err("fetch: curl_multi_socket_action: %s", curl_multi_strerror(mc));
-	check_done(f);
-}
-
-/* CURLMOPT_TIMERFUNCTION: call libcurl back in @timeout_ms (-1: never). */
-static int on_curl_timer_set(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct fetch *f = userp;
-	int id;
-
-	if (f->closing)
-		return 0;
-	loop_timer_del(f->loop, f->curl_timer);
-	f->curl_timer = 0;
-	if (timeout_ms < 0)
-		return 0;
-	id = loop_timer_add(f->loop, timeout_ms, on_curl_timer, f);
-	if (id < 0) {
-		log_err("fetch: no loop timer for libcurl: %s", strerror(-id));
-		return -1;
-	}
-	f->curl_timer = id;
-	return 0;
-}
 
 /* ---- header and body callbacks (inside libcurl: never free the easy) ---- */
 
@@ -513,7 +391,7 @@ static void job_drop_easy(struct job *j)
 {
 	if (!j->easy)
 		return;
-	curl_multi_remove_handle(j->f->multi, j->easy);
+	curlloop_remove(j->f->cl, j->easy);
 	curl_easy_cleanup(j->easy);
 	j->easy = NULL;
 }
@@ -547,7 +425,6 @@ static int job_transfer(struct job *j)
 {
 	char range[32];
 	CURL *e = curl_easy_init();
-	CURLMcode mc;
 
 	if (!e)
 		return -ENOMEM;
@@ -560,7 +437,6 @@ static int job_transfer(struct job *j)
 	j->errbuf[0] = '\0';
 	j->why[0] = '\0';
 	SETOPT(e, CURLOPT_URL, j->url);
-	SETOPT(e, CURLOPT_PRIVATE, j);
 	SETOPT(e, CURLOPT_ERRORBUFFER, j->errbuf);
 	SETOPT(e, CURLOPT_NOSIGNAL, 1L);
 	SETOPT(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -594,9 +470,9 @@ static int job_transfer(struct job *j)
 		SETOPT(e, CURLOPT_RANGE, range);
 	}
 	j->easy = e;
-	mc = curl_multi_add_handle(j->f->multi, e);
-	if (mc != CURLM_OK) {
-		log_err("fetch: curl_multi_add_handle: %s", curl_multi_strerror(mc));
+	j->xfer.done = job_done;
+	j->xfer.arg = j;
+	if (curlloop_add(j->f->cl, e, &j->xfer)) {
 		j->easy = NULL;
 		goto err_cleanup;
 	}
@@ -802,24 +678,14 @@ static void job_ended(struct job *j, CURLcode rc)
 		job_finish(j, 0);
 }
 
-/* Collect the transfers libcurl has finished. */
-static void check_done(struct fetch *f)
+/* curlloop_done_cb: a transfer of job @arg left the multi. */
+static void job_done(void *arg, CURL *easy, CURLcode result)
 {
-	CURLMsg *msg;
-	int left;
+	struct job *j = arg;
 
-	while ((msg = curl_multi_info_read(f->multi, &left))) {
-		struct job *j;
-		char *priv = NULL;
-
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-		j = (struct job *)priv;
-		if (!j || j->easy != msg->easy_handle || j->state != JOB_RUNNING)
-			continue;
-		job_ended(j, msg->data.result);
-	}
+	if (j->easy != easy || j->state != JOB_RUNNING)
+		return;
+	job_ended(j, result);
 }
 
 /* Re-hash up to REHASH_PER_TURN bytes of an existing part. */
@@ -922,7 +788,7 @@ static void kick(struct fetch *f)
 int fetch_new(struct loop *loop, struct fetch **out)
 {
 	struct fetch *f;
-	const curl_version_info_data *vi;
+	int rc;
 
 	if (!loop || !out)
 		return -EINVAL;
@@ -932,22 +798,9 @@ int fetch_new(struct loop *loop, struct fetch **out)
 	f->buf = malloc(REHASH_CHUNK);
 	if (!f->buf)
 		goto err_free;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	rc = curlloop_new(loop, "fetch", &f->cl);
+	if (rc)
 		goto err_free_buf;
-	f->multi = curl_multi_init();
-	if (!f->multi)
-		goto err_global;
-	if (curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket) != CURLM_OK ||
-	    curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f) != CURLM_OK ||
-	    curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer_set) != CURLM_OK ||
-	    curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f) != CURLM_OK)
-		goto err_multi;
-	vi = curl_version_info(CURLVERSION_NOW);
-	if (!(vi->features & CURL_VERSION_ASYNCHDNS))
-		log_warn("fetch: libcurl %s resolves names synchronously: DNS may block the loop",
-			 vi->version);
-	for (size_t i = 0; i < FETCH_MAX_SOCKS; i++)
-		f->socks[i] = -1;
 	for (size_t i = 0; i < FETCH_MAX_JOBS; i++) {
 		f->jobs[i].fd = -1;
 		f->jobs[i].f = f;
@@ -957,10 +810,6 @@ int fetch_new(struct loop *loop, struct fetch **out)
 	*out = f;
 	return 0;
 
-err_multi:
-	curl_multi_cleanup(f->multi);
-err_global:
-	curl_global_cleanup();
 err_free_buf:
 	free(f->buf);
 err_free:
@@ -976,17 +825,9 @@ void fetch_free(struct fetch *f)
 		if (f->jobs[i].state != JOB_FREE)
 			job_release(&f->jobs[i]);
 	}
-	/* Sockets libcurl still holds (cached connections): unwatch while open. */
-	for (size_t i = 0; i < FETCH_MAX_SOCKS; i++) {
-		if (f->socks[i] >= 0)
-			loop_del_fd(f->loop, f->socks[i]);
-		f->socks[i] = -1;
-	}
-	loop_timer_del(f->loop, f->curl_timer);
 	loop_timer_del(f->loop, f->work_timer);
 	f->closing = true;
-	curl_multi_cleanup(f->multi);
-	curl_global_cleanup();
+	curlloop_free(f->cl); /* unwatches libcurl's cached connections */
 	free(f->buf);
 	free(f);
 }

@@ -1,9 +1,8 @@
 /*
  * fetch: a bounded, verified, resumable file downloader driven by our loop
- * through libcurl's multi-socket interface (CURLMOPT_SOCKETFUNCTION and
- * CURLMOPT_TIMERFUNCTION mapped onto loop_add_fd/loop_mod_fd/loop_del_fd and
- * loop_timer_add/loop_timer_del; curl_multi_socket_action from the loop's
- * callbacks). Nothing blocks on the network; DNS goes through libcurl's
+ * through libcurl's multi-socket interface (the glue, shared with the guide
+ * screens, is curlloop.h: CURLMOPT_SOCKETFUNCTION and CURLMOPT_TIMERFUNCTION
+ * mapped onto the loop's fds and timers). Nothing blocks on the network; DNS goes through libcurl's
  * threaded resolver. Used for price snapshots (issue 3).
  *
  * One transfer writes to "@dest.part", hashing (SHA-256, OpenSSL EVP) as it
