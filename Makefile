@@ -9,14 +9,14 @@ DRIVER_OBJS := drivers/device.o drivers/linebuf.o drivers/pos.o drivers/serial.o
 	drivers/probe.o drivers/probe_drv.o drivers/beam.o drivers/camera.o
 AGENT_OBJS := agent/main.o agent/daemon.o agent/loop.o agent/config.o agent/store.o \
 	agent/batch.o agent/hqlink.o agent/ctl.o agent/json.o agent/pricebook.o agent/inbox.o \
-	agent/daemon_prices.o agent/prices.o agent/jscan.o agent/labeljob.o agent/labelbook.o \
+	agent/daemon_prices.o agent/prices.o agent/jpath.o agent/jscan.o agent/labeljob.o agent/labelbook.o \
 	agent/sqlstmt.o agent/pseudo.o agent/visits.o agent/kpi.o agent/sensing.o agent/curlloop.o \
 	agent/labels.o agent/render.o agent/font.o agent/fetch.o firmware/proto/esl_image.o \
 	$(DRIVER_OBJS) \
 	$(UTIL_OBJS)
 CTL_OBJS := agent/shelfctl.o agent/json.o agent/util.o agent/render.o agent/font.o agent/image.o \
 	firmware/proto/esl_image.o
-HQ_OBJS := agent/shelfhq.o agent/prices.o agent/jscan.o agent/json.o agent/util.o
+HQ_OBJS := agent/shelfhq.o agent/prices.o agent/jpath.o agent/jscan.o agent/json.o agent/util.o
 
 # Unit tests: tests/unit/test_NAME.c linked with the objects listed here.
 UNIT_TESTS := test_util test_linebuf test_pos test_config test_store test_batch test_loop test_json
@@ -32,7 +32,7 @@ test_json_OBJS := agent/json.o $(UTIL_OBJS)
 UNIT_TESTS += test_image test_render test_prices test_labeljob test_jscan
 test_image_OBJS := agent/image.o firmware/proto/esl_image.o $(UTIL_OBJS)
 test_render_OBJS := agent/render.o agent/font.o agent/image.o firmware/proto/esl_image.o $(UTIL_OBJS)
-test_prices_OBJS := agent/prices.o agent/jscan.o $(UTIL_OBJS)
+test_prices_OBJS := agent/prices.o agent/jpath.o agent/jscan.o $(UTIL_OBJS)
 test_labeljob_OBJS := agent/labeljob.o $(UTIL_OBJS)
 test_jscan_OBJS := agent/jscan.o $(UTIL_OBJS)
 UNIT_TESTS += test_fetch
@@ -50,9 +50,9 @@ test_camera_OBJS := tests/gpiod/gpiod_double.o agent/loop.o agent/jscan.o \
 # Screens, recommendations, local rules, markdown (issue 5): pure modules with
 # their unit tests; not in shelfd yet.
 UNIT_TESTS += test_recs test_rules test_markdown
-test_recs_OBJS := agent/recs.o agent/prices.o agent/jscan.o $(UTIL_OBJS)
-test_rules_OBJS := agent/rules.o agent/prices.o agent/jscan.o $(UTIL_OBJS)
-test_markdown_OBJS := agent/markdown.o agent/prices.o agent/jscan.o $(UTIL_OBJS)
+test_recs_OBJS := agent/recs.o agent/prices.o agent/jpath.o agent/jscan.o $(UTIL_OBJS)
+test_rules_OBJS := agent/rules.o agent/prices.o agent/jpath.o agent/jscan.o $(UTIL_OBJS)
+test_markdown_OBJS := agent/markdown.o agent/prices.o agent/jpath.o agent/jscan.o $(UTIL_OBJS)
 UNIT_TESTS += test_screens
 test_screens_OBJS := agent/screens.o agent/curlloop.o agent/loop.o $(UTIL_OBJS)
 # The base-station firmware, its emulator and the shared wire codec.
@@ -99,12 +99,12 @@ $(B)/tests/fuzz_probe: $(B)/tests/fuzz/fuzz_probe.o $(B)/tests/fuzz/fuzz_main.o 
 	$(CC) $(LDFLAGS) -o $@ $^
 
 $(B)/tests/fuzz_prices: $(B)/tests/fuzz/fuzz_prices.o \
-		$(addprefix $(B)/,agent/prices.o agent/jscan.o $(UTIL_OBJS))
+		$(addprefix $(B)/,agent/prices.o agent/jpath.o agent/jscan.o $(UTIL_OBJS))
 	$(CC) $(LDFLAGS) -o $@ $^
 
 # The price-batch parser's timing and allocation bench (make bench runs it).
 $(B)/tests/prices_parse: $(B)/tests/bench/prices_parse.o \
-		$(addprefix $(B)/,agent/prices.o agent/jscan.o $(UTIL_OBJS))
+		$(addprefix $(B)/,agent/prices.o agent/jpath.o agent/jscan.o $(UTIL_OBJS))
 	$(CC) $(LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free -o $@ $^
 
 unit: $(UNIT_BINS)

@@ -13,7 +13,7 @@
  *     then the remove and stores pointer arrays, then the strings). SKUs go
  *     into an open-addressing hash set sized from the counts, for the
  *     duplicate checks. Every object's keys go into a small key set (inline
- *     for up to KEYS_INLINE keys, hashed beyond) for the duplicate-key rule.
+ *     jpath.h) for the duplicate-key rule.
  * The same walkers serve three uses (enum keep): parse keeps everything;
  * validate keeps the header, remove, stores and snapshot, but of the items
  * only their SKUs (for the duplicate check): each item is checked in a
@@ -29,11 +29,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "jpath.h"
 #include "jscan.h"
 #include "prices.h"
 
 #define QUOTE_MAX 40 /* bytes of a bad value echoed back in a message */
-#define KEYS_INLINE 16 /* keys of one object compared linearly */
 #define SET_REMOVE 0x80000000u /* SKU set entry: remove[i] rather than items[i] */
 
 enum mode { MODE_BATCH, MODE_SNAPSHOT };
@@ -51,34 +51,6 @@ struct counts {
 	size_t remove;
 	size_t stores;
 	size_t bytes;
-};
-
-/*
- * One segment of a JSON path: a member (by its key token, or by name when
- * there is no token, for "missing field") or an array index. @up == NULL is
- * the payload's top level.
- */
-struct path {
-	const struct path *up;
-	const struct jscan_tok *key;
-	const char *name;
-	size_t idx;
-};
-
-/* A key of one object, for the duplicate-key rule. */
-struct key {
-	const char *p;
-	uint32_t len;
-	uint32_t dlen;
-	uint32_t flags;
-	uint32_t hash;
-};
-
-struct keyset {
-	size_t n;
-	struct key inl[KEYS_INLINE];
-	struct key *tab; /* past KEYS_INLINE keys: open addressing, p == NULL is empty */
-	size_t mask;
 };
 
 struct parser {
@@ -114,7 +86,7 @@ enum {
 };
 
 typedef int (*member_fn)(struct parser *ps, const struct jscan_tok *key,
-			 const struct jscan_tok *val, const struct path *at, void *arg);
+			 const struct jscan_tok *val, const struct jpath *at, void *arg);
 
 /* ---- errors ---------------------------------------------------------- */
 
@@ -195,54 +167,13 @@ int price_errors_json(const struct price_errors *e, struct dynbuf *d)
 	return rc;
 }
 
-/* Append @s to @buf (size @sz) at *@o, bounded. */
-static void cat(char *buf, size_t sz, size_t *o, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (*o + 1 >= sz)
-		return;
-	if (n > sz - 1 - *o)
-		n = sz - 1 - *o;
-	memcpy(buf + *o, s, n);
-	*o += n;
-	buf[*o] = '\0';
-}
-
-static void path_fmt(const struct path *p, char *buf, size_t sz, size_t *o)
-{
-	char seg[72];
-
-	if (!p)
-		return;
-	path_fmt(p->up, buf, sz, o);
-	if (p->key || p->name) {
-		if (p->key) {
-			jscan_str_decode(p->key, seg, sizeof(seg));
-			for (char *c = seg; *c; c++) {
-				if ((unsigned char)*c < 0x20 || *c == 0x7f)
-					*c = '?';
-			}
-		} else {
-			str_copy(seg, sizeof(seg), p->name);
-		}
-		if (p->up)
-			cat(buf, sz, o, ".");
-		cat(buf, sz, o, seg);
-	} else {
-		snprintf(seg, sizeof(seg), "[%zu]", p->idx);
-		cat(buf, sz, o, seg);
-	}
-}
-
-static void perr(struct parser *ps, const struct path *at, const char *fmt, ...)
+static void perr(struct parser *ps, const struct jpath *at, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Report an error at @at (NULL: the payload). The path is formatted only if listed. */
-static void perr(struct parser *ps, const struct path *at, const char *fmt, ...)
+static void perr(struct parser *ps, const struct jpath *at, const char *fmt, ...)
 {
 	char where[256] = "";
-	size_t o = 0;
 	va_list ap;
 
 	if (!ps->errs) {
@@ -250,7 +181,7 @@ static void perr(struct parser *ps, const struct path *at, const char *fmt, ...)
 		return;
 	}
 	if (ps->errs->n < PRICE_MAX_ERRORS)
-		path_fmt(at, where, sizeof(where), &o);
+		jpath_format(at, where, sizeof(where));
 	va_start(ap, fmt);
 	price_errors_addv(ps->errs, where, fmt, ap);
 	va_end(ap);
@@ -276,94 +207,6 @@ static const char *quote_num(char buf[QUOTE_MAX + 4], const struct jscan_tok *t)
 	if (t->len > QUOTE_MAX)
 		memcpy(buf + n, "...", 4);
 	return buf;
-}
-
-/* ---- key sets (duplicate keys) ---------------------------------------- */
-
-static struct jscan_tok key_tok(const struct key *k)
-{
-	struct jscan_tok t = {
-		.type = JSCAN_KEY, .flags = k->flags, .p = k->p, .len = k->len, .dlen = k->dlen};
-
-	return t;
-}
-
-static void keyset_free(struct keyset *ks)
-{
-	free(ks->tab);
-}
-
-/* Insert @k into the hashed table (known absent, room left). */
-static void keyset_put(struct keyset *ks, const struct key *k)
-{
-	size_t i = k->hash & ks->mask;
-
-	while (ks->tab[i].p)
-		i = (i + 1) & ks->mask;
-	ks->tab[i] = *k;
-}
-
-static int keyset_grow(struct keyset *ks)
-{
-	size_t cap = ks->tab ? (ks->mask + 1) * 2 : KEYS_INLINE * 4;
-	struct key *old = ks->tab;
-	size_t old_cap = old ? ks->mask + 1 : 0;
-
-	ks->tab = calloc(cap, sizeof(*ks->tab));
-	if (!ks->tab) {
-		ks->tab = old;
-		return -ENOMEM;
-	}
-	ks->mask = cap - 1;
-	if (!old) {
-		for (size_t i = 0; i < KEYS_INLINE; i++) {
-			ks->inl[i].hash = jscan_str_hash(&(struct jscan_tok){
-				.p = ks->inl[i].p,
-				.len = ks->inl[i].len,
-				.dlen = ks->inl[i].dlen,
-				.flags = ks->inl[i].flags,
-			});
-			keyset_put(ks, &ks->inl[i]);
-		}
-	}
-	for (size_t i = 0; i < old_cap; i++) {
-		if (old[i].p)
-			keyset_put(ks, &old[i]);
-	}
-	free(old);
-	return 0;
-}
-
-/* Add key @t. Returns 1 if the object already had it, 0 if not, -ENOMEM. */
-static int keyset_add(struct keyset *ks, const struct jscan_tok *t)
-{
-	struct key k = {t->p, (uint32_t)t->len, (uint32_t)t->dlen, t->flags, 0};
-	struct jscan_tok o;
-
-	if (ks->n < KEYS_INLINE) {
-		for (size_t i = 0; i < ks->n; i++) {
-			if (ks->inl[i].dlen != k.dlen)
-				continue;
-			o = key_tok(&ks->inl[i]);
-			if (jscan_tok_eq(t, &o))
-				return 1;
-		}
-		ks->inl[ks->n++] = k;
-		return 0;
-	}
-	if ((!ks->tab || (ks->n + 1) * 2 > ks->mask + 1) && keyset_grow(ks) < 0)
-		return -ENOMEM;
-	k.hash = jscan_str_hash(t);
-	for (size_t i = k.hash & ks->mask; ks->tab[i].p; i = (i + 1) & ks->mask) {
-		if (ks->tab[i].hash != k.hash || ks->tab[i].dlen != k.dlen)
-			continue;
-		o = key_tok(&ks->tab[i]);
-		if (jscan_tok_eq(t, &o))
-			return 1;
-	}
-	keyset_put(ks, &k);
-	ks->n++;
-	return 0;
 }
 
 /* ---- walking ---------------------------------------------------------- */
@@ -393,18 +236,16 @@ static int skip(struct parser *ps, const struct jscan_tok *v)
  * Walk the object that @v opens: every member goes to @fn (which consumes
  * its value) except a repeated key, which is an error and is skipped.
  */
-static int walk_object(struct parser *ps, const struct path *at, member_fn fn, void *arg)
+static int walk_object(struct parser *ps, const struct jpath *at, member_fn fn, void *arg)
 {
-	struct keyset ks; /* not zeroed whole: the inline array is only read below n */
+	struct jkeys ks;
 	struct jscan_tok key, val;
 	int rc, dup;
 
-	ks.n = 0;
-	ks.tab = NULL;
-	ks.mask = 0;
+	jkeys_init(&ks);
 
 	for (;;) {
-		struct path kp = {at, &key, NULL, 0};
+		struct jpath kp = {at, &key, NULL, 0};
 
 		rc = next(ps, &key);
 		if (rc < 0 || key.type == JSCAN_OBJECT_END)
@@ -414,7 +255,7 @@ static int walk_object(struct parser *ps, const struct path *at, member_fn fn, v
 			break;
 		}
 		/* KEEP_ITEM walks a validated buffer: no duplicates, no key set to allocate. */
-		dup = ps->keep == KEEP_ITEM ? 0 : keyset_add(&ks, &key);
+		dup = ps->keep == KEEP_ITEM ? 0 : jkeys_add(&ks, &key);
 		if (dup < 0) {
 			rc = dup;
 			break;
@@ -431,20 +272,20 @@ static int walk_object(struct parser *ps, const struct path *at, member_fn fn, v
 		if (rc < 0)
 			break;
 	}
-	keyset_free(&ks);
+	jkeys_free(&ks);
 	return rc;
 }
 
-static int walk_unknown(struct parser *ps, const struct jscan_tok *v, const struct path *at);
+static int walk_unknown(struct parser *ps, const struct jscan_tok *v, const struct jpath *at);
 
 static int unknown_member(struct parser *ps, const struct jscan_tok *key,
-			  const struct jscan_tok *val, const struct path *at, void *arg)
+			  const struct jscan_tok *val, const struct jpath *at, void *arg)
 {
 	return walk_unknown(ps, val, at);
 }
 
 /* A value nobody asked for: only the duplicate-key rule applies inside it. */
-static int walk_unknown(struct parser *ps, const struct jscan_tok *v, const struct path *at)
+static int walk_unknown(struct parser *ps, const struct jscan_tok *v, const struct jpath *at)
 {
 	struct jscan_tok t;
 	size_t i = 0;
@@ -457,7 +298,7 @@ static int walk_unknown(struct parser *ps, const struct jscan_tok *v, const stru
 	if (v->type != JSCAN_ARRAY)
 		return 0;
 	for (;;) {
-		struct path ip = {at, NULL, NULL, i++};
+		struct jpath ip = {at, NULL, NULL, i++};
 
 		rc = next(ps, &t);
 		if (rc < 0 || t.type == JSCAN_ARRAY_END)
@@ -500,7 +341,7 @@ static void str_unstore(struct parser *ps, const char *s)
 }
 
 static bool wrong_type(struct parser *ps, const struct jscan_tok *v, enum jscan_type want,
-		       const struct path *at)
+		       const struct jpath *at)
 {
 	if (v->type == want)
 		return false;
@@ -551,7 +392,7 @@ static bool store_char(unsigned char c)
  * A SKU or store id: string of 1..@max bytes of @ok characters. Returns the
  * stored copy, or NULL after reporting (or on an internal error: ps->errs).
  */
-static const char *get_ident(struct parser *ps, const struct jscan_tok *v, const struct path *at,
+static const char *get_ident(struct parser *ps, const struct jscan_tok *v, const struct jpath *at,
 			     size_t max, bool (*ok)(unsigned char), const char *charset)
 {
 	char q[QUOTE_MAX + 4];
@@ -612,7 +453,7 @@ static uint32_t set_add(struct parser *ps, const char *sku, uint32_t e)
 }
 
 /* Report @sku (at @at) if it is already in the batch; else record it as entry @e. */
-static void check_dup_sku(struct parser *ps, const char *sku, uint32_t e, const struct path *at)
+static void check_dup_sku(struct parser *ps, const char *sku, uint32_t e, const struct jpath *at)
 {
 	uint32_t old = set_add(ps, sku, e);
 	size_t idx;
@@ -629,7 +470,7 @@ static void check_dup_sku(struct parser *ps, const char *sku, uint32_t e, const 
 }
 
 /* Money: a JSON integer 0..PRICE_MONEY_MAX. */
-static bool get_money(struct parser *ps, const struct jscan_tok *v, const struct path *at,
+static bool get_money(struct parser *ps, const struct jscan_tok *v, const struct jpath *at,
 		      int64_t *out)
 {
 	char q[QUOTE_MAX + 4];
@@ -660,7 +501,8 @@ static bool get_money(struct parser *ps, const struct jscan_tok *v, const struct
 }
 
 /* An RFC 3339 timestamp string. */
-static bool get_ts(struct parser *ps, const struct jscan_tok *v, const struct path *at, int64_t *ms)
+static bool get_ts(struct parser *ps, const struct jscan_tok *v, const struct jpath *at,
+		   int64_t *ms)
 {
 	char buf[64], q[QUOTE_MAX + 4];
 
@@ -681,7 +523,7 @@ static bool get_ts(struct parser *ps, const struct jscan_tok *v, const struct pa
  * control characters. Returns true when valid, with the stored copy in *@out
  * (left alone under KEEP_SKUS, which checks it in a stack buffer).
  */
-static bool get_text(struct parser *ps, const struct jscan_tok *v, const struct path *at,
+static bool get_text(struct parser *ps, const struct jscan_tok *v, const struct jpath *at,
 		     size_t max, const char **out)
 {
 	char tmp[PRICE_NAME_MAX + 1];
@@ -731,7 +573,7 @@ struct item_ctx {
 };
 
 static int item_member(struct parser *ps, const struct jscan_tok *key, const struct jscan_tok *v,
-		       const struct path *at, void *arg)
+		       const struct jpath *at, void *arg)
 {
 	struct item_ctx *ic = arg;
 	struct price_item *it = ic->it;
@@ -797,7 +639,7 @@ static int item_member(struct parser *ps, const struct jscan_tok *key, const str
 
 /* Item @idx, which @v opens, into *@it. */
 static int walk_item(struct parser *ps, const struct jscan_tok *v, struct price_item *it,
-		     size_t idx, const struct path *at)
+		     size_t idx, const struct jpath *at)
 {
 	struct item_ctx ic = {it, idx, 0, 0};
 	int rc;
@@ -814,17 +656,17 @@ static int walk_item(struct parser *ps, const struct jscan_tok *v, struct price_
 	if (rc < 0)
 		return rc;
 	if (!(ic.seen & I_SKU)) {
-		struct path fp = {at, NULL, "sku", 0};
+		struct jpath fp = {at, NULL, "sku", 0};
 
 		perr(ps, &fp, "missing field");
 	}
 	if (!(ic.seen & I_PRICE)) {
-		struct path fp = {at, NULL, "price", 0};
+		struct jpath fp = {at, NULL, "price", 0};
 
 		perr(ps, &fp, "missing field");
 	}
 	if ((ic.ok & (I_PRICE | I_REGULAR)) == (I_PRICE | I_REGULAR) && it->regular < it->price) {
-		struct path fp = {at, NULL, "regular", 0};
+		struct jpath fp = {at, NULL, "regular", 0};
 
 		perr(ps, &fp, "regular price %lld is below the price %lld", (long long)it->regular,
 		     (long long)it->price);
@@ -832,7 +674,7 @@ static int walk_item(struct parser *ps, const struct jscan_tok *v, struct price_
 	return 0;
 }
 
-static int walk_items(struct parser *ps, const struct jscan_tok *v, const struct path *at)
+static int walk_items(struct parser *ps, const struct jscan_tok *v, const struct jpath *at)
 {
 	struct price_item scratch; /* KEEP_SKUS: each item, checked then dropped */
 	struct jscan_tok t;
@@ -851,7 +693,7 @@ static int walk_items(struct parser *ps, const struct jscan_tok *v, const struct
 		return skip(ps, v);
 	}
 	for (;;) {
-		struct path ip = {at, NULL, NULL, i};
+		struct jpath ip = {at, NULL, NULL, i};
 
 		rc = next(ps, &t);
 		if (rc < 0 || t.type == JSCAN_ARRAY_END)
@@ -871,7 +713,7 @@ static int walk_items(struct parser *ps, const struct jscan_tok *v, const struct
 
 /* ---- remove, stores --------------------------------------------------- */
 
-static int walk_remove(struct parser *ps, const struct jscan_tok *v, const struct path *at)
+static int walk_remove(struct parser *ps, const struct jscan_tok *v, const struct jpath *at)
 {
 	struct jscan_tok t;
 	size_t i = 0;
@@ -889,7 +731,7 @@ static int walk_remove(struct parser *ps, const struct jscan_tok *v, const struc
 		return skip(ps, v);
 	}
 	for (;;) {
-		struct path ip = {at, NULL, NULL, i};
+		struct jpath ip = {at, NULL, NULL, i};
 		const char *sku;
 
 		rc = next(ps, &t);
@@ -912,7 +754,7 @@ static int walk_remove(struct parser *ps, const struct jscan_tok *v, const struc
 	return rc;
 }
 
-static int walk_stores(struct parser *ps, const struct jscan_tok *v, const struct path *at)
+static int walk_stores(struct parser *ps, const struct jscan_tok *v, const struct jpath *at)
 {
 	struct jscan_tok t;
 	size_t i = 0;
@@ -926,7 +768,7 @@ static int walk_stores(struct parser *ps, const struct jscan_tok *v, const struc
 		return skip(ps, v);
 	}
 	for (;;) {
-		struct path ip = {at, NULL, NULL, i};
+		struct jpath ip = {at, NULL, NULL, i};
 		const char *id;
 
 		rc = next(ps, &t);
@@ -970,7 +812,7 @@ static bool is_hex(unsigned char c)
 	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
 }
 
-static bool get_url(struct parser *ps, const struct jscan_tok *v, const struct path *at)
+static bool get_url(struct parser *ps, const struct jscan_tok *v, const struct jpath *at)
 {
 	char q[QUOTE_MAX + 4];
 	const char *host;
@@ -1012,7 +854,7 @@ err_unstore:
 }
 
 static int snap_member(struct parser *ps, const struct jscan_tok *key, const struct jscan_tok *v,
-		       const struct path *at, void *arg)
+		       const struct jpath *at, void *arg)
 {
 	struct snap_ctx *sc = arg;
 	struct price_batch *b = ps->b;
@@ -1063,7 +905,7 @@ static int snap_member(struct parser *ps, const struct jscan_tok *key, const str
 	return skip(ps, v);
 }
 
-static int walk_snapshot(struct parser *ps, const struct jscan_tok *v, const struct path *at)
+static int walk_snapshot(struct parser *ps, const struct jscan_tok *v, const struct jpath *at)
 {
 	static const char *const names[] = {"url", "sha256", "size"};
 	struct snap_ctx sc = {0, 0};
@@ -1079,7 +921,7 @@ static int walk_snapshot(struct parser *ps, const struct jscan_tok *v, const str
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-		struct path fp = {at, NULL, names[i], 0};
+		struct jpath fp = {at, NULL, names[i], 0};
 
 		if (!(sc.seen & 1u << i))
 			perr(ps, &fp, "missing field");
@@ -1100,7 +942,7 @@ static bool is_upper3(const char *s)
 }
 
 static int top_member(struct parser *ps, const struct jscan_tok *key, const struct jscan_tok *v,
-		      const struct path *at, void *arg)
+		      const struct jpath *at, void *arg)
 {
 	struct price_batch *b = ps->b;
 	char q[QUOTE_MAX + 4];
@@ -1198,26 +1040,26 @@ static int walk(struct parser *ps)
 		return rc;
 	if (ps->mode == MODE_SNAPSHOT) {
 		if (!(ps->seen & SEEN_ITEMS)) {
-			struct path fp = {NULL, NULL, "items", 0};
+			struct jpath fp = {NULL, NULL, "items", 0};
 
 			perr(ps, &fp, "missing field");
 		}
 		return 0;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(required); i++) {
-		struct path fp = {NULL, NULL, required[i].name, 0};
+		struct jpath fp = {NULL, NULL, required[i].name, 0};
 
 		if (!(ps->seen & required[i].bit))
 			perr(ps, &fp, "missing field");
 	}
 	if (ps->seen & SEEN_SNAPSHOT) {
 		if (ps->seen & SEEN_ITEMS) {
-			struct path fp = {NULL, NULL, "items", 0};
+			struct jpath fp = {NULL, NULL, "items", 0};
 
 			perr(ps, &fp, "must not be given in a batch with a snapshot");
 		}
 		if (ps->seen & SEEN_REMOVE) {
-			struct path fp = {NULL, NULL, "remove", 0};
+			struct jpath fp = {NULL, NULL, "remove", 0};
 
 			perr(ps, &fp, "must not be given in a batch with a snapshot");
 		}
@@ -1478,7 +1320,7 @@ static int foreach_items(struct parser *ps, price_item_cb cb, void *arg)
 	int rc;
 
 	for (size_t i = 0;; i++) {
-		struct path ip = {NULL, NULL, NULL, i};
+		struct jpath ip = {NULL, NULL, NULL, i};
 
 		if (next(ps, &t) < 0)
 			return -EINVAL;

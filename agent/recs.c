@@ -26,11 +26,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "jpath.h"
 #include "jscan.h"
 #include "recs.h"
 
 #define QUOTE_MAX 40 /* bytes of a bad value echoed back in a message */
-#define KEYS_INLINE 16 /* keys of one object compared linearly */
 #define NO_ID UINT32_MAX /* an if/then slot holding an invalid SKU */
 
 struct counts {
@@ -40,29 +40,6 @@ struct counts {
 	size_t zitems;
 	size_t stores;
 	size_t bytes;
-};
-
-/* One segment of a JSON path (see prices.c). @up == NULL: the top level. */
-struct path {
-	const struct path *up;
-	const struct jscan_tok *key;
-	const char *name;
-	size_t idx;
-};
-
-struct key {
-	const char *p;
-	uint32_t len;
-	uint32_t dlen;
-	uint32_t flags;
-	uint32_t hash;
-};
-
-struct keyset {
-	size_t n;
-	struct key inl[KEYS_INLINE];
-	struct key *tab;
-	size_t mask;
 };
 
 struct parser {
@@ -99,61 +76,21 @@ enum {
 };
 
 typedef int (*member_fn)(struct parser *ps, const struct jscan_tok *key,
-			 const struct jscan_tok *val, const struct path *at, void *arg);
+			 const struct jscan_tok *val, const struct jpath *at, void *arg);
 
 /* ---- errors ---------------------------------------------------------- */
 
-static void cat(char *buf, size_t sz, size_t *o, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (*o + 1 >= sz)
-		return;
-	if (n > sz - 1 - *o)
-		n = sz - 1 - *o;
-	memcpy(buf + *o, s, n);
-	*o += n;
-	buf[*o] = '\0';
-}
-
-static void path_fmt(const struct path *p, char *buf, size_t sz, size_t *o)
-{
-	char seg[72];
-
-	if (!p)
-		return;
-	path_fmt(p->up, buf, sz, o);
-	if (p->key || p->name) {
-		if (p->key) {
-			jscan_str_decode(p->key, seg, sizeof(seg));
-			for (char *c = seg; *c; c++) {
-				if ((unsigned char)*c < 0x20 || *c == 0x7f)
-					*c = '?';
-			}
-		} else {
-			str_copy(seg, sizeof(seg), p->name);
-		}
-		if (p->up)
-			cat(buf, sz, o, ".");
-		cat(buf, sz, o, seg);
-	} else {
-		snprintf(seg, sizeof(seg), "[%zu]", p->idx);
-		cat(buf, sz, o, seg);
-	}
-}
-
-static void perr(struct parser *ps, const struct path *at, const char *fmt, ...)
+static void perr(struct parser *ps, const struct jpath *at, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Report an error at @at (NULL: the payload). The path is formatted only if listed. */
-static void perr(struct parser *ps, const struct path *at, const char *fmt, ...)
+static void perr(struct parser *ps, const struct jpath *at, const char *fmt, ...)
 {
 	char where[256] = "";
-	size_t o = 0;
 	va_list ap;
 
 	if (ps->errs->n < PRICE_MAX_ERRORS)
-		path_fmt(at, where, sizeof(where), &o);
+		jpath_format(at, where, sizeof(where));
 	va_start(ap, fmt);
 	price_errors_addv(ps->errs, where, fmt, ap);
 	va_end(ap);
@@ -181,85 +118,6 @@ static const char *quote_num(char buf[QUOTE_MAX + 4], const struct jscan_tok *t)
 
 /* ---- key sets (duplicate keys), as in prices.c ------------------------ */
 
-static struct jscan_tok key_tok(const struct key *k)
-{
-	struct jscan_tok t = {
-		.type = JSCAN_KEY, .flags = k->flags, .p = k->p, .len = k->len, .dlen = k->dlen};
-
-	return t;
-}
-
-static void keyset_put(struct keyset *ks, const struct key *k)
-{
-	size_t i = k->hash & ks->mask;
-
-	while (ks->tab[i].p)
-		i = (i + 1) & ks->mask;
-	ks->tab[i] = *k;
-}
-
-static int keyset_grow(struct keyset *ks)
-{
-	size_t cap = ks->tab ? (ks->mask + 1) * 2 : KEYS_INLINE * 4;
-	struct key *old = ks->tab;
-	size_t old_cap = old ? ks->mask + 1 : 0;
-
-	ks->tab = calloc(cap, sizeof(*ks->tab));
-	if (!ks->tab) {
-		ks->tab = old;
-		return -ENOMEM;
-	}
-	ks->mask = cap - 1;
-	if (!old) {
-		for (size_t i = 0; i < KEYS_INLINE; i++) {
-			struct jscan_tok t = key_tok(&ks->inl[i]);
-
-			ks->inl[i].hash = jscan_str_hash(&t);
-			keyset_put(ks, &ks->inl[i]);
-		}
-	}
-	for (size_t i = 0; i < old_cap; i++) {
-		if (old[i].p)
-			keyset_put(ks, &old[i]);
-	}
-	free(old);
-	return 0;
-}
-
-/* Add key @t. Returns 1 if the object already had it, 0 if not, -ENOMEM. */
-static int keyset_add(struct keyset *ks, const struct jscan_tok *t)
-{
-	struct key k = {t->p, (uint32_t)t->len, (uint32_t)t->dlen, t->flags, 0};
-	struct jscan_tok o;
-
-	if (ks->n < KEYS_INLINE) {
-		for (size_t i = 0; i < ks->n; i++) {
-			if (ks->inl[i].dlen != k.dlen)
-				continue;
-			o = key_tok(&ks->inl[i]);
-			if (jscan_tok_eq(t, &o))
-				return 1;
-		}
-		ks->inl[ks->n++] = k;
-		return 0;
-	}
-	if ((!ks->tab || (ks->n + 1) * 2 > ks->mask + 1) && keyset_grow(ks) < 0)
-		return -ENOMEM;
-	k.hash = jscan_str_hash(t);
-	for (size_t i = k.hash & ks->mask; ks->tab[i].p; i = (i + 1) & ks->mask) {
-		if (ks->tab[i].hash != k.hash || ks->tab[i].dlen != k.dlen)
-			continue;
-		o = key_tok(&ks->tab[i]);
-		if (jscan_tok_eq(t, &o))
-			return 1;
-	}
-	keyset_put(ks, &k);
-	ks->n++;
-	return 0;
-}
-
-/* ---- walking ---------------------------------------------------------- */
-
 static int internal_error(struct parser *ps)
 {
 	perr(ps, NULL, "internal error in the recommendations parser");
@@ -281,17 +139,15 @@ static int skip(struct parser *ps, const struct jscan_tok *v)
 }
 
 /* Walk the object just opened: each member to @fn, a repeated key is an error. */
-static int walk_object(struct parser *ps, const struct path *at, member_fn fn, void *arg)
+static int walk_object(struct parser *ps, const struct jpath *at, member_fn fn, void *arg)
 {
-	struct keyset ks;
+	struct jkeys ks;
 	struct jscan_tok key, val;
 	int rc, dup;
 
-	ks.n = 0;
-	ks.tab = NULL;
-	ks.mask = 0;
+	jkeys_init(&ks);
 	for (;;) {
-		struct path kp = {at, &key, NULL, 0};
+		struct jpath kp = {at, &key, NULL, 0};
 
 		rc = next(ps, &key);
 		if (rc < 0 || key.type == JSCAN_OBJECT_END)
@@ -300,7 +156,7 @@ static int walk_object(struct parser *ps, const struct path *at, member_fn fn, v
 			rc = internal_error(ps);
 			break;
 		}
-		dup = keyset_add(&ks, &key);
+		dup = jkeys_add(&ks, &key);
 		if (dup < 0) {
 			rc = dup;
 			break;
@@ -317,20 +173,20 @@ static int walk_object(struct parser *ps, const struct path *at, member_fn fn, v
 		if (rc < 0)
 			break;
 	}
-	free(ks.tab);
+	jkeys_free(&ks);
 	return rc;
 }
 
-static int walk_unknown(struct parser *ps, const struct jscan_tok *v, const struct path *at);
+static int walk_unknown(struct parser *ps, const struct jscan_tok *v, const struct jpath *at);
 
 static int unknown_member(struct parser *ps, const struct jscan_tok *key,
-			  const struct jscan_tok *val, const struct path *at, void *arg)
+			  const struct jscan_tok *val, const struct jpath *at, void *arg)
 {
 	return walk_unknown(ps, val, at);
 }
 
 /* A value nobody asked for: only the duplicate-key rule applies inside it. */
-static int walk_unknown(struct parser *ps, const struct jscan_tok *v, const struct path *at)
+static int walk_unknown(struct parser *ps, const struct jscan_tok *v, const struct jpath *at)
 {
 	struct jscan_tok t;
 	size_t i = 0;
@@ -341,7 +197,7 @@ static int walk_unknown(struct parser *ps, const struct jscan_tok *v, const stru
 	if (v->type != JSCAN_ARRAY)
 		return 0;
 	for (;;) {
-		struct path ip = {at, NULL, NULL, i++};
+		struct jpath ip = {at, NULL, NULL, i++};
 
 		rc = next(ps, &t);
 		if (rc < 0 || t.type == JSCAN_ARRAY_END)
@@ -357,16 +213,16 @@ static int walk_unknown(struct parser *ps, const struct jscan_tok *v, const stru
  * its index; @fn consumes the element. Returns the count in *@n.
  */
 typedef int (*elem_fn)(struct parser *ps, const struct jscan_tok *v, size_t i,
-		       const struct path *at, void *arg);
+		       const struct jpath *at, void *arg);
 
-static int walk_array(struct parser *ps, const struct path *at, elem_fn fn, void *arg, size_t *n)
+static int walk_array(struct parser *ps, const struct jpath *at, elem_fn fn, void *arg, size_t *n)
 {
 	struct jscan_tok t;
 	size_t i = 0;
 	int rc;
 
 	for (;;) {
-		struct path ip = {at, NULL, NULL, i};
+		struct jpath ip = {at, NULL, NULL, i};
 
 		rc = next(ps, &t);
 		if (rc < 0 || t.type == JSCAN_ARRAY_END)
@@ -409,7 +265,7 @@ static void str_unstore(struct parser *ps, const char *s)
 }
 
 static bool wrong_type(struct parser *ps, const struct jscan_tok *v, enum jscan_type want,
-		       const struct path *at)
+		       const struct jpath *at)
 {
 	if (v->type == want)
 		return false;
@@ -446,7 +302,7 @@ static bool name_char(unsigned char c)
  * A SKU, store id or zone name (@v a string or a key): 1..@max bytes of @ok
  * characters. Returns the stored copy, or NULL after reporting.
  */
-static const char *get_ident(struct parser *ps, const struct jscan_tok *v, const struct path *at,
+static const char *get_ident(struct parser *ps, const struct jscan_tok *v, const struct jpath *at,
 			     size_t max, bool (*ok)(unsigned char), const char *charset)
 {
 	char q[QUOTE_MAX + 4];
@@ -475,13 +331,14 @@ static const char *get_ident(struct parser *ps, const struct jscan_tok *v, const
 	return s;
 }
 
-static const char *get_sku(struct parser *ps, const struct jscan_tok *v, const struct path *at)
+static const char *get_sku(struct parser *ps, const struct jscan_tok *v, const struct jpath *at)
 {
 	return get_ident(ps, v, at, PRICE_SKU_MAX, sku_char, "A-Z a-z 0-9 . _ -");
 }
 
 /* A headline: string <= RECS_HEADLINE_MAX bytes, no control characters. */
-static const char *get_headline(struct parser *ps, const struct jscan_tok *v, const struct path *at)
+static const char *get_headline(struct parser *ps, const struct jscan_tok *v,
+				const struct jpath *at)
 {
 	char *s;
 
@@ -502,7 +359,7 @@ static const char *get_headline(struct parser *ps, const struct jscan_tok *v, co
 	return s;
 }
 
-static const char *get_url(struct parser *ps, const struct jscan_tok *v, const struct path *at)
+static const char *get_url(struct parser *ps, const struct jscan_tok *v, const struct jpath *at)
 {
 	char q[QUOTE_MAX + 4];
 	const char *host;
@@ -542,7 +399,8 @@ err_unstore:
 	return NULL;
 }
 
-static bool get_ts(struct parser *ps, const struct jscan_tok *v, const struct path *at, int64_t *ms)
+static bool get_ts(struct parser *ps, const struct jscan_tok *v, const struct jpath *at,
+		   int64_t *ms)
 {
 	char buf[64], q[QUOTE_MAX + 4];
 
@@ -562,7 +420,7 @@ static bool get_ts(struct parser *ps, const struct jscan_tok *v, const struct pa
  * A real number: @max_one: in (0, 1], else > 0. The literal is converted
  * with strtod() (the C locale's '.': the daemon never calls setlocale()).
  */
-static bool get_real(struct parser *ps, const struct jscan_tok *v, const struct path *at,
+static bool get_real(struct parser *ps, const struct jscan_tok *v, const struct jpath *at,
 		     bool max_one, double *out)
 {
 	char tmp[RECS_NUM_MAX + 1], q[QUOTE_MAX + 4];
@@ -664,7 +522,7 @@ struct side_ctx {
 	const char *name; /* "if", "then" */
 };
 
-static int side_elem(struct parser *ps, const struct jscan_tok *v, size_t i, const struct path *at,
+static int side_elem(struct parser *ps, const struct jscan_tok *v, size_t i, const struct jpath *at,
 		     void *arg)
 {
 	struct side_ctx *sc = arg;
@@ -698,7 +556,7 @@ static int side_elem(struct parser *ps, const struct jscan_tok *v, size_t i, con
 }
 
 /* An if/then array: its ids into the pool, the count in *@n. */
-static int walk_side(struct parser *ps, const struct jscan_tok *v, const struct path *at,
+static int walk_side(struct parser *ps, const struct jscan_tok *v, const struct jpath *at,
 		     const char *name, const uint32_t **ids, uint32_t *n)
 {
 	struct side_ctx sc = {ps->ids + ps->ids_used, ps->cnt.ids - ps->ids_used, name};
@@ -726,7 +584,7 @@ struct rule_ctx {
 };
 
 static int rule_member(struct parser *ps, const struct jscan_tok *key, const struct jscan_tok *v,
-		       const struct path *at, void *arg)
+		       const struct jpath *at, void *arg)
 {
 	struct rule_ctx *rc = arg;
 	struct recs_rule *r = rc->r;
@@ -757,7 +615,7 @@ static int rule_member(struct parser *ps, const struct jscan_tok *key, const str
 	return skip(ps, v);
 }
 
-static int rule_elem(struct parser *ps, const struct jscan_tok *v, size_t i, const struct path *at,
+static int rule_elem(struct parser *ps, const struct jscan_tok *v, size_t i, const struct jpath *at,
 		     void *arg)
 {
 	static const char *const names[] = {"if", "then", "support", "confidence", "lift"};
@@ -772,15 +630,15 @@ static int rule_elem(struct parser *ps, const struct jscan_tok *v, size_t i, con
 	if (err < 0)
 		return err;
 	for (size_t k = 0; k < ARRAY_SIZE(names); k++) {
-		struct path fp = {at, NULL, names[k], 0};
+		struct jpath fp = {at, NULL, names[k], 0};
 
 		if (!(rc.seen & 1u << k))
 			perr(ps, &fp, "missing field");
 	}
 	/* A SKU on both sides. */
 	for (uint32_t j = 0; j < rc.r->n_cons; j++) {
-		struct path tp = {at, NULL, "then", 0};
-		struct path jp = {&tp, NULL, NULL, j};
+		struct jpath tp = {at, NULL, "then", 0};
+		struct jpath jp = {&tp, NULL, NULL, j};
 
 		if (rc.r->cons[j] == NO_ID)
 			continue;
@@ -795,7 +653,7 @@ static int rule_elem(struct parser *ps, const struct jscan_tok *v, size_t i, con
 	return 0;
 }
 
-static int walk_rules(struct parser *ps, const struct jscan_tok *v, const struct path *at)
+static int walk_rules(struct parser *ps, const struct jscan_tok *v, const struct jpath *at)
 {
 	size_t n;
 	int rc;
@@ -821,7 +679,7 @@ struct zone_ctx {
 };
 
 static int zitem_member(struct parser *ps, const struct jscan_tok *key, const struct jscan_tok *v,
-			const struct path *at, void *arg)
+			const struct jpath *at, void *arg)
 {
 	struct zone_ctx *zc = arg;
 	struct recs_zone_item *it = &ps->zitems[ps->zitems_used];
@@ -850,8 +708,8 @@ static int zitem_member(struct parser *ps, const struct jscan_tok *key, const st
 	return skip(ps, v);
 }
 
-static int zitem_elem(struct parser *ps, const struct jscan_tok *v, size_t i, const struct path *at,
-		      void *arg)
+static int zitem_elem(struct parser *ps, const struct jscan_tok *v, size_t i,
+		      const struct jpath *at, void *arg)
 {
 	struct zone_ctx *zc = arg;
 	int rc;
@@ -866,7 +724,7 @@ static int zitem_elem(struct parser *ps, const struct jscan_tok *v, size_t i, co
 	if (rc < 0)
 		return rc;
 	if (!zc->sku_seen) {
-		struct path fp = {at, NULL, "sku", 0};
+		struct jpath fp = {at, NULL, "sku", 0};
 
 		perr(ps, &fp, "missing field");
 	}
@@ -875,7 +733,7 @@ static int zitem_elem(struct parser *ps, const struct jscan_tok *v, size_t i, co
 }
 
 static int zone_member(struct parser *ps, const struct jscan_tok *key, const struct jscan_tok *v,
-		       const struct path *at, void *arg)
+		       const struct jpath *at, void *arg)
 {
 	struct zone_ctx *zc = arg;
 	struct jscan_tok t;
@@ -918,7 +776,7 @@ static int zone_member(struct parser *ps, const struct jscan_tok *key, const str
 }
 
 static int zones_member(struct parser *ps, const struct jscan_tok *key, const struct jscan_tok *v,
-			const struct path *at, void *arg)
+			const struct jpath *at, void *arg)
 {
 	struct recs_set *s = ps->s;
 	struct zone_ctx zc;
@@ -940,14 +798,14 @@ static int zones_member(struct parser *ps, const struct jscan_tok *key, const st
 	if (rc < 0)
 		return rc;
 	if (!zc.items_seen) {
-		struct path fp = {at, NULL, "items", 0};
+		struct jpath fp = {at, NULL, "items", 0};
 
 		perr(ps, &fp, "missing field");
 	}
 	return 0;
 }
 
-static int walk_zones(struct parser *ps, const struct jscan_tok *v, const struct path *at)
+static int walk_zones(struct parser *ps, const struct jscan_tok *v, const struct jpath *at)
 {
 	if (v->type == JSCAN_NULL || wrong_type(ps, v, JSCAN_OBJECT, at))
 		return skip(ps, v);
@@ -960,8 +818,8 @@ static int walk_zones(struct parser *ps, const struct jscan_tok *v, const struct
 
 /* ---- stores ----------------------------------------------------------- */
 
-static int store_elem(struct parser *ps, const struct jscan_tok *v, size_t i, const struct path *at,
-		      void *arg)
+static int store_elem(struct parser *ps, const struct jscan_tok *v, size_t i,
+		      const struct jpath *at, void *arg)
 {
 	const char *id;
 
@@ -977,7 +835,7 @@ static int store_elem(struct parser *ps, const struct jscan_tok *v, size_t i, co
 	return skip(ps, v);
 }
 
-static int walk_stores(struct parser *ps, const struct jscan_tok *v, const struct path *at)
+static int walk_stores(struct parser *ps, const struct jscan_tok *v, const struct jpath *at)
 {
 	size_t n;
 	int rc;
@@ -999,7 +857,7 @@ static int walk_stores(struct parser *ps, const struct jscan_tok *v, const struc
 /* ---- the set ---------------------------------------------------------- */
 
 static int top_member(struct parser *ps, const struct jscan_tok *key, const struct jscan_tok *v,
-		      const struct path *at, void *arg)
+		      const struct jpath *at, void *arg)
 {
 	struct recs_set *s = ps->s;
 	char q[QUOTE_MAX + 4];
@@ -1084,7 +942,7 @@ static int walk(struct parser *ps)
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < ARRAY_SIZE(required); i++) {
-		struct path fp = {NULL, NULL, required[i].name, 0};
+		struct jpath fp = {NULL, NULL, required[i].name, 0};
 
 		if (!(ps->seen & required[i].bit))
 			perr(ps, &fp, "missing field");
