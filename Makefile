@@ -11,6 +11,7 @@ AGENT_OBJS := agent/main.o agent/daemon.o agent/loop.o agent/config.o agent/stor
 	agent/batch.o agent/hqlink.o agent/ctl.o agent/json.o agent/pricebook.o agent/inbox.o \
 	agent/daemon_prices.o agent/prices.o agent/jpath.o agent/jscan.o agent/labeljob.o agent/labelbook.o \
 	agent/sqlstmt.o agent/pseudo.o agent/visits.o agent/kpi.o agent/sensing.o agent/curlloop.o \
+	agent/act.o agent/screens.o agent/recs.o agent/rules.o agent/markdown.o \
 	agent/labels.o agent/render.o agent/font.o agent/fetch.o firmware/proto/esl_image.o \
 	$(DRIVER_OBJS) \
 	$(UTIL_OBJS)
@@ -107,6 +108,12 @@ $(B)/tests/prices_parse: $(B)/tests/bench/prices_parse.o \
 		$(addprefix $(B)/,agent/prices.o agent/jpath.o agent/jscan.o $(UTIL_OBJS))
 	$(CC) $(LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free -o $@ $^
 
+# The rules engine's cost per event with 1,000 rules (make bench runs it through
+# tests/bench/screens).
+$(B)/tests/rules_eval: $(B)/tests/bench/rules_eval.o \
+		$(addprefix $(B)/,agent/rules.o agent/prices.o agent/jpath.o agent/jscan.o $(UTIL_OBJS))
+	$(CC) $(LDFLAGS) -o $@ $^ -lcjson -lm
+
 unit: $(UNIT_BINS)
 
 deps:
@@ -125,9 +132,9 @@ test-arm64: deps
 	$(MAKE) CROSS=aarch64-linux-gnu- unit
 	tests/run-unit build-aarch64 qemu-aarch64-static -L /usr/aarch64-linux-gnu
 
-bench: deps all $(B)/tests/prices_parse
+bench: deps all $(B)/tests/prices_parse $(B)/tests/rules_eval
 	tests/bench/run $(B); rc=$$?; tests/bench/labels $(B) || rc=1; \
-		tests/bench/sensing $(B) || rc=1; exit $$rc
+		tests/bench/sensing $(B) || rc=1; tests/bench/screens $(B) || rc=1; exit $$rc
 
 demo: deps all
 	scripts/demo $(B)

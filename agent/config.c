@@ -56,7 +56,14 @@ struct key_spec {
 static const struct key_spec top_keys[] = {
 	{"store_id", K_ALL},   {"data_dir", K_ALL}, {"control_socket", K_ALL}, {"log_level", K_ALL},
 	{"log_target", K_ALL}, {"hq", K_ALL},	    {"outbox", K_ALL},	       {"devices", K_ALL},
-	{"prices", K_ALL},     {"sensing", K_ALL},
+	{"prices", K_ALL},     {"sensing", K_ALL},  {"screens", K_ALL},
+};
+
+static const struct key_spec screens_keys[] = {
+	{"timeout_ms", K_ALL},
+	{"backoff_min_ms", K_ALL},
+	{"backoff_max_ms", K_ALL},
+	{"zone_rise_min", K_ALL},
 };
 
 static const struct key_spec sensing_keys[] = {
@@ -124,6 +131,8 @@ static const struct key_spec dev_keys[] = {
 	{"debounce_ms", K(DEV_CAMERA)},
 	{"zone", K(DEV_CAMERA) | K(DEV_SCREEN) | K(DEV_PROBE)},
 	{"url", K(DEV_SCREEN)},
+	{"tills", K(DEV_SCREEN)},
+	{"max_items", K(DEV_SCREEN)},
 };
 
 static const char *const kind_names[] = {
@@ -709,6 +718,94 @@ static void parse_sensing(struct config_errors *errs, const cJSON *o, const char
 	}
 }
 
+/*
+ * A screen's "tills": an array of up to CONF_MAX_TILLS device names, each
+ * named once (that they are POS devices is checked with all devices known).
+ */
+static void get_tills(struct config_errors *errs, const cJSON *o, const char *at,
+		      struct device_conf *d)
+{
+	char path[PATH_SZ], ipath[PATH_SZ], got[GOT_SZ];
+	const cJSON *v = member(errs, o, at, "tills", 0, path), *e;
+	size_t i = 0;
+
+	if (!v)
+		return;
+	if (!cJSON_IsArray(v)) {
+		describe(v, got, sizeof(got));
+		conf_err(errs, path, "must be an array of POS device names, got %s", got);
+		return;
+	}
+	cJSON_ArrayForEach(e, v)
+	{
+		path_idx(ipath, path, i);
+		if (!cJSON_IsString(e) || !e->valuestring[0] ||
+		    strlen(e->valuestring) > CONF_NAME_MAX) {
+			describe(e, got, sizeof(got));
+			conf_err(errs, ipath, "must be a device name, got %s", got);
+		} else if (d->n_tills >= CONF_MAX_TILLS) {
+			conf_err(errs, ipath, "too many tills: at most %d", CONF_MAX_TILLS);
+			break;
+		} else {
+			bool dup = false;
+
+			for (size_t j = 0; j < d->n_tills; j++)
+				dup = dup || !strcmp(d->tills[j], e->valuestring);
+			if (dup)
+				conf_err(errs, ipath, "\"%s\" is listed twice", e->valuestring);
+			else
+				str_copy(d->tills[d->n_tills++], sizeof(d->tills[0]),
+					 e->valuestring);
+		}
+		i++;
+	}
+}
+
+/* Every screen's tills name POS devices of this config. */
+static void check_tills(struct config_errors *errs, const struct config *c)
+{
+	char path[PATH_SZ];
+
+	for (size_t i = 0; i < c->n_devices; i++) {
+		const struct device_conf *d = &c->devices[i];
+
+		for (size_t t = 0; d->kind == DEV_SCREEN && t < d->n_tills; t++) {
+			size_t j;
+
+			for (j = 0; j < c->n_devices; j++) {
+				if (!strcmp(c->devices[j].name, d->tills[t]))
+					break;
+			}
+			if (j < c->n_devices && c->devices[j].kind == DEV_POS)
+				continue;
+			snprintf(path, sizeof(path), "$.devices[%zu].tills[%zu]", i, t);
+			if (j < c->n_devices)
+				conf_err(errs, path, "\"%s\" is a %s device, not a till (pos)",
+					 d->tills[t], dev_kind_name(c->devices[j].kind));
+			else
+				conf_err(errs, path, "no device named \"%s\"", d->tills[t]);
+		}
+	}
+}
+
+static void parse_screens(struct config_errors *errs, const cJSON *o, const char *at,
+			  struct screens_conf *s)
+{
+	char path[PATH_SZ];
+	int mn, mx;
+
+	check_keys(errs, o, at, screens_keys, ARRAY_SIZE(screens_keys), K_ALL, NULL);
+	get_uintv(errs, o, at, "timeout_ms", 0, 100, 60000, &s->timeout_ms);
+	mn = get_uintv(errs, o, at, "backoff_min_ms", 0, 100, 600000, &s->backoff_min_ms);
+	mx = get_uintv(errs, o, at, "backoff_max_ms", 0, 100, 3600000, &s->backoff_max_ms);
+	get_uintv(errs, o, at, "zone_rise_min", 0, 1, 100000, &s->zone_rise_min);
+	if (mn >= 0 && mx >= 0 && s->backoff_max_ms < s->backoff_min_ms) {
+		path_key(path, at, mx > 0 ? "backoff_max_ms" : "backoff_min_ms");
+		conf_err(errs, path, "backoff_max_ms (%u) must not be below backoff_min_ms (%u)",
+			 s->backoff_max_ms, s->backoff_min_ms);
+	}
+}
+
 /* Check the url of a guide screen: http(s), a host, no spaces. */
 static void check_url(struct config_errors *errs, const char *at, const char *url)
 {
@@ -750,6 +847,7 @@ static void parse_device(struct config_errors *errs, const cJSON *o, const char 
 	d->line_a = -1;
 	d->line_b = -1;
 	d->debounce_ms = 30;
+	d->max_items = 4;
 	if (!cJSON_IsObject(o)) {
 		describe(o, got, sizeof(got));
 		conf_err(errs, at, "must be an object, got %s", got);
@@ -818,6 +916,20 @@ static void parse_device(struct config_errors *errs, const cJSON *o, const char 
 		if (get_str(errs, o, at, "url", (known ? F_REQ : 0) | F_NONEMPTY, d->url,
 			    sizeof(d->url)) > 0)
 			check_url(errs, at, d->url);
+		get_uintv(errs, o, at, "max_items", 0, 1, 12, &d->max_items);
+		get_tills(errs, o, at, d);
+		if (known && ok->name && !chars_ok(d->name, "_-")) {
+			/* The screen contract's "screen" field: no dots. */
+			path_key(path, at, "name");
+			conf_err(errs, path, "a screen's name must match [A-Za-z0-9_-]{1,%d}",
+				 CONF_NAME_MAX);
+		}
+		if (known && d->zone[0] && !chars_ok(d->zone, "_-")) {
+			path_key(path, at, "zone");
+			describe_str(d->zone, got, sizeof(got));
+			conf_err(errs, path,
+				 "a screen's zone must match [A-Za-z0-9_-]{1,63}, got %s", got);
+		}
 	}
 }
 
@@ -953,9 +1065,13 @@ static void parse_root(struct config_errors *errs, const cJSON *root, struct con
 	v = get_obj(errs, root, "$", "sensing", path);
 	if (v)
 		parse_sensing(errs, v, path, &c->sensing);
+	v = get_obj(errs, root, "$", "screens", path);
+	if (v)
+		parse_screens(errs, v, path, &c->screens);
 	v = member(errs, root, "$", "devices", 0, path);
 	if (v)
 		parse_devices(errs, v, path, c);
+	check_tills(errs, c);
 }
 
 /* 1-based line and column (in bytes) of offset @off in @buf. */
@@ -1072,6 +1188,10 @@ void config_defaults(struct config *c)
 	c->outbox.sync_full = true;
 	c->prices.snapshot_remove_missing = true;
 	c->prices.label_summary_min = 15;
+	c->screens.timeout_ms = 2000;
+	c->screens.backoff_min_ms = 1000;
+	c->screens.backoff_max_ms = 60000;
+	c->screens.zone_rise_min = 10;
 	c->sensing.rssi_in = -70;
 	c->sensing.silence_min = 15;
 	c->sensing.passer_max_min = 2;

@@ -21,6 +21,7 @@
 #define CONF_PATH_MAX 256
 #define CONF_MAX_DEVICES 64
 #define CONF_MAX_ERRORS 64
+#define CONF_MAX_TILLS 16 /* "tills" of one screen */
 
 enum dev_kind { DEV_POS, DEV_PROBE, DEV_CAMERA, DEV_ESL, DEV_SCREEN };
 
@@ -43,6 +44,10 @@ struct device_conf {
 	char zone[64]; /* camera, screen, probe (a sniffer's zone, optional) */
 	/* screen */
 	char url[512];
+	/* POS devices whose sales get recommendations on this screen (names, by index below). */
+	char tills[CONF_MAX_TILLS][CONF_NAME_MAX + 1];
+	size_t n_tills;
+	unsigned max_items; /* recommendations per push, 1..12 (default 4) */
 };
 
 struct hq_conf {
@@ -96,6 +101,19 @@ struct sensing_conf {
 	bool devices_clock;
 };
 
+/* "screens": how guide screens are driven (README "Guide screens"). */
+struct screens_conf {
+	unsigned timeout_ms; /* one request, connect included (default 2000) */
+	unsigned backoff_min_ms; /* first retry of a failing screen (default 1000) */
+	unsigned backoff_max_ms; /* longest retry delay (default 60000) */
+	/*
+	 * A footfall interval of a zone's counter with at least this many
+	 * entries, and at least twice the previous interval's, pushes the
+	 * zone's content to its screens (default 10).
+	 */
+	unsigned zone_rise_min;
+};
+
 struct outbox_conf {
 	unsigned max_mb; /* default 256, 1..65536 */
 	bool sync_full; /* "full" (default) or "normal" */
@@ -111,6 +129,7 @@ struct config {
 	struct outbox_conf outbox;
 	struct prices_conf prices;
 	struct sensing_conf sensing;
+	struct screens_conf screens;
 	size_t n_devices;
 	struct device_conf devices[CONF_MAX_DEVICES];
 };

@@ -151,6 +151,7 @@ int shelfd_emit(struct shelfd *d, const char *source, const char *type, cJSON *b
 	d->n_uncommitted++;
 	shelfd_note_type(d, type);
 	remember(d, seq, ts_ms, type, source, body);
+	shelfd_act_event(d, source, type, body, NULL, 0, ts_ms);
 	return 0;
 }
 
@@ -166,6 +167,12 @@ static void host_sale_line(void *arg, struct device *dev, const char *receipt, c
 	struct shelfd *d = arg;
 
 	labels_check_sale_line(d->labels, dev->conf->name, receipt, sku, unit_price);
+}
+
+/* A POS record is in: what the store does about it (recommendations, markdown). */
+static void host_sale_done(void *arg, struct device *dev, const struct pos_summary *sum)
+{
+	shelfd_act_sale(arg, dev, sum);
 }
 
 /* The hot path for sales: the body members arrive as text (pos.c wrote them). */
@@ -201,6 +208,7 @@ static int host_emit_text(void *arg, struct device *dev, const char *type, const
 	remember_fields(d, seq, ts_ms, type, source, what, ref, total);
 	if (what && !strcmp(what, "sale") && !strcmp(type, "sale"))
 		shelfd_sensing_receipt(d, ts_ms);
+	shelfd_act_event(d, source, type, NULL, members, len, ts_ms);
 	return 0;
 }
 
@@ -213,6 +221,7 @@ static int commit_now(struct shelfd *d)
 	d->commit_timer = 0;
 	d->last_commit_ms = now_mono_ms();
 	d->n_uncommitted = 0;
+	shelfd_act_flush(d);
 	rc = store_commit(d->store);
 	if (rc < 0) {
 		log_err("store: commit failed; events of this turn are lost");
@@ -551,6 +560,14 @@ static int ctl_handle(void *arg, const cJSON *req, cJSON *reply, char *err, size
 		return shelfd_cmd_visits(d, req, reply, err, errsz);
 	if (!strcmp(cmd, "kpi"))
 		return shelfd_cmd_kpi(d, req, reply, err, errsz);
+	if (!strcmp(cmd, "screens"))
+		return shelfd_cmd_screens(d, req, reply, err, errsz);
+	if (!strcmp(cmd, "recs"))
+		return shelfd_cmd_recs(d, req, reply, err, errsz);
+	if (!strcmp(cmd, "rules"))
+		return shelfd_cmd_rules(d, req, reply, err, errsz);
+	if (!strcmp(cmd, "markdown"))
+		return shelfd_cmd_markdown(d, req, reply, err, errsz);
 	snprintf(err, errsz, "unknown command \"%.64s\"", cmd);
 	return -EINVAL;
 }
@@ -655,6 +672,7 @@ int shelfd_init(struct shelfd *d, const char *config_path, struct config *conf)
 	d->host.emit = host_emit;
 	d->host.emit_text = host_emit_text;
 	d->host.sale_line = host_sale_line;
+	d->host.sale_done = host_sale_done;
 	d->host.arg = d;
 	for (size_t i = 0; i < conf->n_devices; i++) {
 		d->devices[i].conf = &conf->devices[i];
@@ -663,6 +681,11 @@ int shelfd_init(struct shelfd *d, const char *config_path, struct config *conf)
 	rc = shelfd_sensing_init(d);
 	if (rc < 0)
 		return rc;
+	rc = shelfd_act_init(d);
+	if (rc < 0) {
+		log_err("screens, rules, markdown: cannot start: %s", strerror(-rc));
+		return rc;
+	}
 	for (size_t i = 0; i < d->n_devices; i++) {
 		struct device *dev = &d->devices[i];
 
@@ -672,6 +695,8 @@ int shelfd_init(struct shelfd *d, const char *config_path, struct config *conf)
 			shelfd_attach_esl(d, dev);
 		if (dev->conf->kind == DEV_PROBE || dev->conf->kind == DEV_CAMERA)
 			shelfd_attach_sensor(d, dev);
+		if (!dev->ops && dev->conf->kind == DEV_SCREEN)
+			continue; /* driven by act.c over HTTP */
 		if (!dev->ops) {
 			log_warn("device %s: kind %s is not supported by this build yet; ignored",
 				 dev->conf->name, dev_kind_name(dev->conf->kind));
@@ -706,6 +731,7 @@ void shelfd_fini(struct shelfd *d)
 	if (d->loop)
 		loop_timer_del(d->loop, d->commit_timer);
 	shelfd_sensing_fini(d);
+	shelfd_act_fini(d);
 	if (d->store && store_dirty(d->store) && store_commit(d->store) < 0)
 		log_err("store: final commit failed");
 	if (d->hq) {

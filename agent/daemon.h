@@ -49,6 +49,7 @@ struct shelfd {
 	struct esl_host esl_host;
 	struct device *esl_dev; /* the ESL base station, if one is configured */
 	struct sensing *sensing; /* probes, counters, visits, KPIs (sensing.c) */
+	struct act *act; /* screens, recs, rules, markdown (act.c) */
 	struct ctl *ctl;
 	struct device_host host;
 	struct device devices[CONF_MAX_DEVICES];
@@ -108,6 +109,26 @@ void shelfd_sensing_receipt(struct shelfd *d, int64_t ts_ms);
 int shelfd_cmd_sensors(struct shelfd *d, const cJSON *req, cJSON *r, char *err, size_t errsz);
 int shelfd_cmd_visits(struct shelfd *d, const cJSON *req, cJSON *r, char *err, size_t errsz);
 int shelfd_cmd_kpi(struct shelfd *d, const cJSON *req, cJSON *r, char *err, size_t errsz);
+/* act.c: guide screens, recommendations, local rules, perishable markdown. */
+int shelfd_act_init(struct shelfd *d);
+void shelfd_act_fini(struct shelfd *d);
+/* Write what must go with this turn's events (the rules' state) into the open transaction. */
+void shelfd_act_flush(struct shelfd *d);
+/*
+ * An event was recorded: @body (its members as a tree) or, for sales, the
+ * members as text (@members, @len); @ts_ms its own time. For the rules and
+ * the zone content.
+ */
+void shelfd_act_event(struct shelfd *d, const char *source, const char *type, const cJSON *body,
+		      const char *members, size_t len, int64_t ts_ms);
+/* A POS record was recorded (after the event): recommendations, markdown lots. */
+void shelfd_act_sale(struct shelfd *d, struct device *dev, const struct pos_summary *sum);
+/* The price of @sku changed (HQ batch): its markdown plans again. */
+void shelfd_act_price_changed(struct shelfd *d, const char *sku);
+int shelfd_cmd_screens(struct shelfd *d, const cJSON *req, cJSON *r, char *err, size_t errsz);
+int shelfd_cmd_recs(struct shelfd *d, const cJSON *req, cJSON *r, char *err, size_t errsz);
+int shelfd_cmd_rules(struct shelfd *d, const cJSON *req, cJSON *r, char *err, size_t errsz);
+int shelfd_cmd_markdown(struct shelfd *d, const cJSON *req, cJSON *r, char *err, size_t errsz);
 /* daemon.c: commit now (the inbox applies HQ messages in their own transaction). */
 int shelfd_commit(struct shelfd *d);
 /* daemon.c: events of @type were appended in this turn. */

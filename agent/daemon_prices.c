@@ -35,6 +35,7 @@ static void host_changed(void *arg, const char *sku)
 	struct shelfd *d = arg;
 
 	labels_sku_changed(d->labels, sku);
+	shelfd_act_price_changed(d, sku);
 }
 
 static int host_bind(void *arg, const char *label, const char *sku)

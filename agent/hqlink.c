@@ -29,8 +29,10 @@
 #define HQ_PASSWORD_MAX 256
 
 /* Event types the batcher always looks at after a (re)connect. */
-static const char *const known_types[] = {"ack",   "sale",   "alert",	 "integrity",
-					  "label", "screen", "footfall", "visit"};
+static const char *const known_types[] = {
+	"ack",	  "sale",     "alert", "integrity", "label",
+	"screen", "footfall", "visit", "rule",	    "markdown",
+};
 
 struct inflight {
 	int mid;
@@ -78,7 +80,7 @@ struct hqlink {
 	char topic_events[HQ_TOPIC_MAX]; /* ".../events/" : the type is appended */
 	char topic_acks[HQ_TOPIC_MAX];
 	/* What HQ sends down: subscribed on every connect (QoS 1). */
-	char topic_sub[4][HQ_TOPIC_MAX];
+	char topic_sub[6][HQ_TOPIC_MAX];
 	hqlink_message_cb on_msg;
 	void *on_msg_arg;
 };
@@ -564,10 +566,10 @@ int hqlink_new(const struct config *conf, struct loop *loop, struct store *store
 	if (n < 0 || (size_t)n >= sizeof(h->topic_acks))
 		goto err_inval;
 	for (size_t i = 0; i < ARRAY_SIZE(h->topic_sub); i++) {
-		static const char *const what[] = {"prices", "cmd"};
+		static const char *const what[] = {"prices", "cmd", "recs"};
 
 		n = snprintf(h->topic_sub[i], HQ_TOPIC_MAX, "%s/%s/%s", conf->hq.topic_prefix,
-			     i < 2 ? conf->store_id : "fleet", what[i % 2]);
+			     i < 3 ? conf->store_id : "fleet", what[i % 3]);
 		if (n < 0 || n >= HQ_TOPIC_MAX)
 			goto err_inval;
 	}

@@ -29,7 +29,7 @@
 #define CMD_BIND_MAX 20000
 #define CHANGED_MAX ((size_t)PRICE_MAX_ITEMS * (PRICE_SKU_MAX + 1) * 2)
 
-enum topic_kind { T_OTHER, T_PRICES, T_CMD };
+enum topic_kind { T_OTHER, T_PRICES, T_CMD, T_RECS };
 
 struct inbox {
 	const struct config *conf;
@@ -44,6 +44,7 @@ struct inbox {
 	struct dynbuf due; /* payload of a scheduled batch being applied */
 	char t_prices[INBOX_TOPIC_MAX], t_fleet_prices[INBOX_TOPIC_MAX];
 	char t_cmd[INBOX_TOPIC_MAX], t_fleet_cmd[INBOX_TOPIC_MAX];
+	char t_recs[INBOX_TOPIC_MAX], t_fleet_recs[INBOX_TOPIC_MAX];
 	/* The snapshot being downloaded (one at a time). */
 	struct fetch *fetch;
 	char snap_id[PRICE_ID_MAX + 1]; /* "" when none */
@@ -61,7 +62,11 @@ static enum topic_kind classify(const struct inbox *ib, const char *topic, bool 
 		return T_PRICES;
 	if (!strcmp(topic, ib->t_cmd))
 		return T_CMD;
+	if (!strcmp(topic, ib->t_recs))
+		return T_RECS;
 	*fleet = true;
+	if (!strcmp(topic, ib->t_fleet_recs))
+		return T_RECS;
 	if (!strcmp(topic, ib->t_fleet_prices))
 		return T_PRICES;
 	if (!strcmp(topic, ib->t_fleet_cmd))
@@ -529,8 +534,110 @@ out:
 	free(errs);
 }
 
+static const char *const content_names[] = {
+	[INBOX_RECS] = "recs",
+	[INBOX_RULES] = "rules.set",
+	[INBOX_MARKDOWN] = "markdown.set",
+};
+
+/*
+ * A recommendation set, rules.set or markdown.set: checked by the host,
+ * deduplicated, then stored by the host in one transaction with the ack.
+ */
+static void on_content(struct inbox *ib, enum inbox_content kind, const char *payload, size_t len,
+		       bool fleet)
+{
+	const struct inbox_host *h = ib->host;
+	const char *what = content_names[kind];
+	struct price_errors *errs = malloc(sizeof(*errs));
+	char ref[PRICE_ID_MAX + 1] = "", seen[16];
+	bool for_us = true, held;
+	struct dynbuf ej;
+	int rc;
+
+	if (!errs) {
+		log_err("inbox: out of memory for %s", what);
+		ib->st.failed++;
+		return;
+	}
+	memset(errs, 0, sizeof(*errs));
+	if (!h->content_check || !h->content_stage || !h->content_done) {
+		price_errors_add(errs, "", "not available on this gateway");
+		rc = -EINVAL;
+	} else {
+		rc = h->content_check(h->arg, kind, payload, len, fleet, &for_us, errs, ref);
+	}
+	held = rc == 0;
+	if (rc == -ENOMEM) {
+		fail(ib, ref[0] ? ref : "(no id)", rc);
+		goto out;
+	}
+	if (rc == 0 && !for_us) {
+		log_debug("%s: fleet message %s is for other stores", what, ref);
+		ib->st.ignored++;
+		goto done;
+	}
+	if (ref[0]) {
+		int s = pricebook_seen(ib->pb, ref, seen, sizeof(seen));
+
+		if (s == 1) {
+			char extra[64];
+
+			snprintf(extra, sizeof(extra), ",\"original\":\"%s\"", seen);
+			log_info("%s: %s again: duplicate (was %s)", what, ref, seen);
+			ack_only(ib, ref, "duplicate", NULL, extra);
+			goto done;
+		}
+		if (s < 0) {
+			fail(ib, ref, s);
+			goto done;
+		}
+	}
+	if (rc == 0) {
+		rc = h->commit(h->arg);
+		if (!rc)
+			rc = store_begin(ib->store);
+		if (!rc)
+			rc = ack_begin(ib, ref, "applied");
+		if (!rc)
+			rc = h->content_stage(h->arg, kind, &ib->ack, errs);
+		if (!rc)
+			rc = pricebook_record(ib->pb, ref, kind == INBOX_RECS ? "recs" : "cmd",
+					      "applied");
+		if (!rc)
+			rc = ack_finish(ib, NULL);
+		if (!rc)
+			rc = commit(ib);
+		if (!rc) {
+			h->content_done(h->arg, kind, true);
+			count_status(ib, ref, "applied");
+			goto out;
+		}
+		if (rc != -ESTALE) {
+			fail(ib, ref, rc);
+			goto done;
+		}
+		store_rollback(ib->store);
+	}
+	/* Invalid, or not newer than what the gateway has: rejected, nothing changed. */
+	dynbuf_init(&ej, ACK_MAX / 2);
+	if (price_errors_json(errs, &ej) < 0)
+		dynbuf_adds(&ej, "[{\"at\":\"\",\"error\":\"too many errors to list\"}]");
+	log_warn("%s: %s rejected: %zu error%s, first: %s: %s", what, ref[0] ? ref : "(no id)",
+		 errs->total, errs->total == 1 ? "" : "s",
+		 errs->total && errs->e[0].at[0] ? errs->e[0].at : "(payload)",
+		 errs->total ? errs->e[0].error : "?");
+	ack_only(ib, ref, "rejected", ej.buf, NULL);
+	dynbuf_free(&ej);
+done:
+	if (held)
+		h->content_done(h->arg, kind, false);
+out:
+	free(errs);
+}
+
 /* Commands: {"id","issued_at","action",...}. */
-static void on_cmd(struct inbox *ib, const char *payload, size_t len)
+static void on_cmd(struct inbox *ib, const char *payload, size_t len, bool fleet)
 {
 	cJSON *root = cJSON_ParseWithLength(payload, len);
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
@@ -558,6 +665,14 @@ static void on_cmd(struct inbox *ib, const char *payload, size_t len)
 		on_labels_cmd(ib, ref, root, !strcmp(action->valuestring, "labels.bind"));
 		cJSON_Delete(root);
 		return;
+	} else if (!strcmp(action->valuestring, "rules.set") ||
+		   !strcmp(action->valuestring, "markdown.set")) {
+		enum inbox_content kind =
+			action->valuestring[0] == 'r' ? INBOX_RULES : INBOX_MARKDOWN;
+
+		cJSON_Delete(root);
+		on_content(ib, kind, payload, len, fleet);
+		return;
 	} else {
 		char msg[128];
 
@@ -580,7 +695,10 @@ void inbox_message(struct inbox *ib, const char *topic, const void *payload, siz
 		on_prices(ib, payload, len, fleet);
 		break;
 	case T_CMD:
-		on_cmd(ib, payload, len);
+		on_cmd(ib, payload, len, fleet);
+		break;
+	case T_RECS:
+		on_content(ib, INBOX_RECS, payload, len, fleet);
 		break;
 	default:
 		log_debug("inbox: ignoring a message on %s", topic);
@@ -907,7 +1025,9 @@ int inbox_new(const struct config *conf, struct loop *loop, struct store *store,
 	if (topic(ib->t_prices, p, conf->store_id, "prices") ||
 	    topic(ib->t_fleet_prices, p, "fleet", "prices") ||
 	    topic(ib->t_cmd, p, conf->store_id, "cmd") ||
-	    topic(ib->t_fleet_cmd, p, "fleet", "cmd")) {
+	    topic(ib->t_fleet_cmd, p, "fleet", "cmd") ||
+	    topic(ib->t_recs, p, conf->store_id, "recs") ||
+	    topic(ib->t_fleet_recs, p, "fleet", "recs")) {
 		free(ib);
 		return -EINVAL;
 	}

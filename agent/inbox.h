@@ -18,6 +18,11 @@
  * second time, "applied", when it takes effect. The timer is re-armed at
  * most a minute ahead so a wall-clock step (NTP after boot) is noticed.
  *
+ * Recommendation sets ({prefix}/{store}/recs, {prefix}/fleet/recs) and the
+ * commands "rules.set" and "markdown.set" go the same way (validated,
+ * deduplicated by id, stored in one transaction with the ack), through the
+ * host's content_* hooks, which own their formats and version rules.
+ *
  * Commands (cmd topics): "labels.bind" {"bindings":[{"label","sku"},...]} (at
  * most CMD_BIND_MAX) and "labels.unbind" {"labels":[...]}, validated
  * completely and applied all-or-nothing like price batches; any other action
@@ -54,6 +59,13 @@ struct inbox_stats {
 	int64_t last_ms; /* wall clock of the last message, 0 if none */
 };
 
+/* HQ content the daemon keeps besides prices (README "HQ contract"). */
+enum inbox_content {
+	INBOX_RECS, /* a recommendation set ({prefix}/{store}/recs, fleet/recs) */
+	INBOX_RULES, /* cmd "rules.set" */
+	INBOX_MARKDOWN, /* cmd "markdown.set" */
+};
+
 /* What the inbox needs from the daemon. */
 struct inbox_host {
 	void *arg;
@@ -69,6 +81,27 @@ struct inbox_host {
 	 */
 	int (*bind)(void *arg, const char *label, const char *sku);
 	int (*unbind)(void *arg, const char *label);
+	/*
+	 * Content of @kind (recs, rules.set, markdown.set), in three steps; all
+	 * three may be NULL (the content is then rejected as not available).
+	 * check: validate @payload completely. 0 (valid; the host keeps the
+	 * parsed content until done), -EINVAL (every error in @errs), -ENOMEM.
+	 * @ref gets the message id when that field was valid (PRICE_ID_MAX + 1
+	 * bytes). @fleet: it came on a fleet topic; the host sets *@for_us
+	 * false when its "stores" list does not name this store (ignored, no ack).
+	 */
+	int (*content_check)(void *arg, enum inbox_content kind, const char *payload, size_t len,
+			     bool fleet, bool *for_us, struct price_errors *errs, char *ref);
+	/*
+	 * stage: store the checked content inside the open transaction (no
+	 * commit), append the ack's own members to @ack (",\"version\":3").
+	 * 0, -ESTALE (not newer than what the host has: one error in @errs, the
+	 * message is rejected), -EIO / -ENOMEM (not stored, HQ sends it again).
+	 */
+	int (*content_stage)(void *arg, enum inbox_content kind, struct dynbuf *ack,
+			     struct price_errors *errs);
+	/* done: the transaction was committed (@ok: make it live) or not (drop it). */
+	void (*content_done)(void *arg, enum inbox_content kind, bool ok);
 };
 
 /*

@@ -51,6 +51,10 @@ static void usage(FILE *f)
 		   "  visits [--open]   visit counts by class (no pseudonyms are shown)\n"
 		   "  kpi [--today|--interval]\n"
 		   "                    entries, visitors, capture rate, conversion, dwell\n"
+		   "  screens           per guide screen: state, last success/error, latency\n"
+		   "  recs              the recommendation set in use, the last push\n"
+		   "  rules             local rules: trigger, action, firings, open windows\n"
+		   "  markdown          perishable markdowns: lots, current price, next step\n"
 		   "options:\n"
 		   "  -s SOCKET         control socket (default " DEFAULT_SOCKET
 		   ", or $SHELFCTL_SOCKET)\n"
@@ -529,6 +533,114 @@ static void print_kpi(const cJSON *d)
 	print_figures("last day", cJSON_GetObjectItemCaseSensitive(d, "yesterday"));
 }
 
+static void print_screens(const cJSON *d)
+{
+	const cJSON *o;
+
+	printf("%-16s %-10s %-8s %-9s %-8s %-24s %s\n", "SCREEN", "ZONE", "STATE", "LATENCY",
+	       "PUSHES", "LAST SUCCESS", "LAST ERROR");
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(d, "screens"))
+	{
+		char lat[24] = "-";
+
+		if (!is_null(o, "latency_ms"))
+			snprintf(lat, sizeof(lat), "%.0f ms", num(o, "latency_ms"));
+		printf("%-16s %-10s %-8s %-9s %-8.0f %-24s %s\n", str(o, "name"), str(o, "zone"),
+		       str(o, "state"), lat, num(o, "pushes"),
+		       is_null(o, "last_success") ? "never" : str(o, "last_success"),
+		       str(o, "last_error")[0] ? str(o, "last_error") : "-");
+		if (num(o, "retry_in_ms") > 0)
+			printf("%16s retry in %.1f s (%.0f failures in a row)\n", "",
+			       num(o, "retry_in_ms") / 1000, num(o, "failures"));
+	}
+}
+
+static void print_recs(const cJSON *d)
+{
+	const cJSON *z;
+
+	if (is_null(d, "id")) {
+		printf("no recommendation set from HQ yet\n");
+		return;
+	}
+	printf("set %s version %.0f issued %s: %.0f rules (%.0f usable: lift > 1)\n", str(d, "id"),
+	       num(d, "version"), str(d, "issued_at"), num(d, "rules"), num(d, "usable"));
+	printf("zones:");
+	cJSON_ArrayForEach(z, cJSON_GetObjectItemCaseSensitive(d, "zones"))
+	{
+		printf(" %s", z->valuestring);
+	}
+	printf("%s\n",
+	       cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(d, "zones")) ? "" : " none");
+	if (is_null(d, "last"))
+		printf("no recommendation pushed since shelfd started\n");
+	else
+		printf("%.0f pushes; last for %s receipt %s at %s\n", num(d, "pushes"),
+		       str(cJSON_GetObjectItemCaseSensitive(d, "last"), "till"),
+		       str(cJSON_GetObjectItemCaseSensitive(d, "last"), "receipt"),
+		       str(cJSON_GetObjectItemCaseSensitive(d, "last"), "at"));
+}
+
+static void print_rules(const cJSON *d)
+{
+	const cJSON *o;
+
+	if (is_null(d, "version")) {
+		printf("no rules from HQ yet\n");
+		return;
+	}
+	printf("rules.set %s version %.0f\n", str(d, "id"), num(d, "version"));
+	printf("%-24s %-7s %-6s %-24s %-7s %s\n", "RULE", "ACTION", "FIRED", "LAST FIRED",
+	       "WINDOWS", "WHEN");
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(d, "rules"))
+	{
+		printf("%-24s %-7s %-6.0f %-24s %-7.0f %s\n", str(o, "name"), str(o, "action"),
+		       num(o, "fired"), is_null(o, "last_fired") ? "never" : str(o, "last_fired"),
+		       num(o, "windows"), str(o, "when"));
+		if (!is_null(o, "unless"))
+			printf("%72s unless %s within %.0f s\n", "", str(o, "unless"),
+			       num(o, "within_ms") / 1000);
+	}
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(d, "temp_prices"))
+	{
+		printf("temporary price %s: %.0f (was %.0f) until %s, rule %s\n", str(o, "sku"),
+		       num(o, "price"), num(o, "previous"), str(o, "until"), str(o, "rule"));
+	}
+}
+
+static void print_markdown(const cJSON *d)
+{
+	const cJSON *o, *l, *nx;
+
+	if (!cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(d, "skus"))) {
+		printf("no markdown from HQ\n");
+		return;
+	}
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(d, "skus"))
+	{
+		printf("%s: price %.0f (regular %.0f, floor %.0f), changes today %.0f of %.0f\n",
+		       str(o, "sku"), num(o, "price"), num(o, "regular"), num(o, "floor"),
+		       num(o, "changes_today"), num(o, "max_changes_per_day"));
+		cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(o, "lots"))
+		{
+			printf("  lot %-12s expires %s  sold %.0f of %.0f%s\n", str(l, "lot"),
+			       str(l, "expires_at"), num(l, "sold"), num(l, "quantity"),
+			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(l, "live"))
+				       ? ""
+				       : "  (ended)");
+		}
+		nx = cJSON_GetObjectItemCaseSensitive(o, "next");
+		if (cJSON_IsObject(nx))
+			printf("  next: %s to %.0f (%.0f%%) at %s%s\n", str(nx, "kind"),
+			       num(nx, "price"), num(nx, "percent"), str(nx, "at"),
+			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(nx, "delayed"))
+				       ? " (the daily limit moved it)"
+				       : "");
+		else
+			printf("  next: nothing planned\n");
+	}
+}
+
 static bool valid_sensing_args(const char *cmd, const char **args, size_t n)
 {
 	if (!strcmp(cmd, "sensors"))
@@ -610,7 +722,8 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "status") && strcmp(cmd, "devices") && strcmp(cmd, "outbox") &&
 	    strcmp(cmd, "events") && strcmp(cmd, "prices") && strcmp(cmd, "labels") &&
 	    strcmp(cmd, "integrity") && strcmp(cmd, "sensors") && strcmp(cmd, "visits") &&
-	    strcmp(cmd, "kpi")) {
+	    strcmp(cmd, "kpi") && strcmp(cmd, "screens") && strcmp(cmd, "recs") &&
+	    strcmp(cmd, "rules") && strcmp(cmd, "markdown")) {
 		fprintf(stderr, "shelfctl: unknown command \"%s\"\n", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
@@ -690,6 +803,14 @@ int main(int argc, char **argv)
 		print_visits(data);
 	} else if (!strcmp(cmd, "kpi")) {
 		print_kpi(data);
+	} else if (!strcmp(cmd, "screens")) {
+		print_screens(data);
+	} else if (!strcmp(cmd, "recs")) {
+		print_recs(data);
+	} else if (!strcmp(cmd, "rules")) {
+		print_rules(data);
+	} else if (!strcmp(cmd, "markdown")) {
+		print_markdown(data);
 	} else {
 		print_events(data);
 	}

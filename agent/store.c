@@ -676,8 +676,8 @@ int store_type_priority(const char *type)
 		const char *type;
 		int prio;
 	} prios[] = {
-		{"sale", 0},  {"alert", 1},  {"integrity", 1}, {"ack", 1},
-		{"label", 2}, {"screen", 2}, {"footfall", 3},  {"visit", 3},
+		{"sale", 0},   {"alert", 1},	{"integrity", 1}, {"ack", 1},  {"label", 2},
+		{"screen", 2}, {"footfall", 3}, {"visit", 3},	  {"rule", 1}, {"markdown", 1},
 	};
 
 	if (!type)

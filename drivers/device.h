@@ -19,6 +19,7 @@
 #include "loop.h"
 
 struct device;
+struct pos_summary;
 
 struct device_host {
 	struct loop *loop;
@@ -45,6 +46,12 @@ struct device_host {
 	 */
 	void (*sale_line)(void *arg, struct device *d, const char *receipt, const char *sku,
 			  int64_t unit_price);
+	/*
+	 * The whole record was recorded (after its sale_line calls): @sum has
+	 * its kind, receipt, time and first lines (sku, qty). For the store's
+	 * own reactions (recommendations, markdown lots). May be NULL.
+	 */
+	void (*sale_done)(void *arg, struct device *d, const struct pos_summary *sum);
 	void *arg;
 };
 

@@ -391,6 +391,7 @@ static int parse_sale_line(struct parse *ps, struct jscan *s, const struct jscan
 
 		memcpy(it->sku, sku, strlen(sku) + 1);
 		it->unit_price = price;
+		it->qty = qty;
 		ps->sum->n_items = i + 1;
 	}
 	if ((rc = out_add(ps, i ? ",{" : "{", i ? 2 : 1)) ||

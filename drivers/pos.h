@@ -52,6 +52,7 @@ struct pos_err {
 struct pos_item {
 	char sku[POS_STR_MAX + 1];
 	int64_t unit_price;
+	int64_t qty; /* may be negative on refunds */
 };
 
 /* What the daemon keeps about a sale for `shelfctl events` and integrity. */

@@ -44,7 +44,7 @@ static void pos_on_line(struct serdev *s, const char *line, size_t len, uint64_t
 	if (blank(line, len))
 		return;
 	dynbuf_reset(&p->rec);
-	sum.items = d->host->sale_line ? p->items : NULL;
+	sum.items = d->host->sale_line || d->host->sale_done ? p->items : NULL;
 	sum.items_cap = POS_LINES_MAX;
 	if (pos_parse_line(line, len, &p->rec, &sum, &err) < 0) {
 		device_error(d, "line %llu: %s%s%s", (unsigned long long)line_no, err.at,
@@ -59,11 +59,11 @@ static void pos_on_line(struct serdev *s, const char *line, size_t len, uint64_t
 		return;
 	}
 	d->st.lines_ok++;
-	if (sum.items) {
-		for (size_t i = 0; i < sum.n_items; i++)
-			d->host->sale_line(d->host->arg, d, sum.receipt, p->items[i].sku,
-					   p->items[i].unit_price);
-	}
+	for (size_t i = 0; sum.items && d->host->sale_line && i < sum.n_items; i++)
+		d->host->sale_line(d->host->arg, d, sum.receipt, p->items[i].sku,
+				   p->items[i].unit_price);
+	if (d->host->sale_done)
+		d->host->sale_done(d->host->arg, d, &sum);
 }
 
 static int pos_start(struct device *d)
