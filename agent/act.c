@@ -60,6 +60,7 @@ struct act_screen {
 	const struct device_conf *conf;
 	uint64_t last_version; /* the newest version pushed (or a 409's "shown") */
 	uint64_t pushes;
+	cJSON *shown; /* the newest content pushed (without its version), NULL: none */
 };
 
 struct md_sku {
@@ -242,11 +243,14 @@ static int price_write(struct act *a, const struct price_row *row, const char *i
 	return rc;
 }
 
-/* After a committed price change of @sku: its labels follow (one more transaction). */
+static void screens_reprice(struct act *a, const char *sku);
+
+/* After a committed price change of @sku: its labels and screens follow. */
 static void price_changed(struct act *a, const char *sku)
 {
 	labels_sku_changed(a->d->labels, sku);
 	shelfd_commit(a->d);
+	screens_reprice(a, sku);
 }
 
 /* ---- screens ---- */
@@ -301,7 +305,7 @@ static void content_item(cJSON *c, const char *sku, const char *name, int64_t pr
 	cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(c, "items"), it);
 }
 
-/* Hand @c (freed here) to screen @i with its next version. 0 or -errno. */
+/* Hand @c (owned from here on) to screen @i with its next version. 0 or -errno. */
 static int push(struct act *a, size_t i, cJSON *c)
 {
 	struct act_screen *s = &a->scr[i];
@@ -313,18 +317,68 @@ static int push(struct act *a, size_t i, cJSON *c)
 	if (v < now)
 		v = now;
 	text = c ? cJSON_PrintUnformatted(c) : NULL;
-	cJSON_Delete(c);
-	if (!text)
+	if (!text) {
+		cJSON_Delete(c);
 		return -ENOMEM;
+	}
 	rc = screens_push(a->screens, i, v, text);
 	free(text);
 	if (rc < 0) {
 		log_warn("screen %s: content not pushed: %s", s->conf->name, strerror(-rc));
+		cJSON_Delete(c);
 		return rc;
 	}
 	s->last_version = v;
 	s->pushes++;
+	cJSON_Delete(s->shown);
+	s->shown = c;
 	return 0;
+}
+
+/*
+ * The price of @sku changed: every screen showing it gets its content again
+ * with the new price (or without the product, when it has no price now).
+ */
+static void screens_reprice(struct act *a, const char *sku)
+{
+	for (size_t i = 0; i < a->n_scr; i++) {
+		cJSON *c = a->scr[i].shown, *items, *it, *next;
+		struct price_row row;
+		bool hit = false, priced;
+
+		items = cJSON_GetObjectItemCaseSensitive(c, "items");
+		for (it = items ? items->child : NULL; it; it = it->next)
+			hit = hit || !strcmp(cJSON_GetStringValue(
+						     cJSON_GetObjectItemCaseSensitive(it, "sku"))
+						     ?: "",
+					     sku);
+		if (!hit)
+			continue;
+		c = cJSON_Duplicate(c, true);
+		items = cJSON_GetObjectItemCaseSensitive(c, "items");
+		priced = price_of(a, sku, &row);
+		for (it = items ? items->child : NULL; it; it = next) {
+			next = it->next;
+			if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "sku"))
+					   ?: "",
+				   sku))
+				continue;
+			if (!priced) {
+				cJSON_Delete(cJSON_DetachItemViaPointer(items, it));
+				continue;
+			}
+			cJSON_ReplaceItemInObjectCaseSensitive(
+				it, "price", cJSON_CreateNumber((double)row.price));
+			cJSON_ReplaceItemInObjectCaseSensitive(it, "name",
+							       cJSON_CreateString(row.name));
+		}
+		if (c)
+			cJSON_ReplaceItemInObjectCaseSensitive(c, "ts",
+							       json_ts_item(now_wall_ms()));
+		if (c && push(a, i, c) == 0)
+			log_info("screen %s: %s changed price; content sent again",
+				 a->scr[i].conf->name, sku);
+	}
 }
 
 static void on_screen_state(void *arg, size_t i, enum screen_state from, enum screen_state to,
@@ -1345,6 +1399,8 @@ void shelfd_act_fini(struct shelfd *d)
 	shelfd_act_flush(d);
 	loop_timer_del(d->loop, a->timer);
 	screens_free(a->screens);
+	for (size_t i = 0; i < a->n_scr; i++)
+		cJSON_Delete(a->scr[i].shown);
 	recs_set_free(&a->recs);
 	recs_set_free(&a->pend_recs);
 	rules_set_free(a->pend_rules);
@@ -1376,7 +1432,10 @@ void shelfd_act_event(struct shelfd *d, const char *source, const char *type, co
 
 	if (!a || a->in_action)
 		return;
-	if (body && !strcmp(type, "footfall") && a->n_scr && json_get_int(body, "in", &in) == 0) {
+	/* Interval counts only: the closing-time record holds the day's totals. */
+	if (body && !strcmp(type, "footfall") && a->n_scr && json_get_int(body, "in", &in) == 0 &&
+	    !strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "period")) ?: "",
+		    "interval")) {
 		const char *zone =
 			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "zone"));
 		size_t i;
@@ -1444,7 +1503,10 @@ void shelfd_act_price_changed(struct shelfd *d, const char *sku)
 {
 	struct act *a = d->act;
 
-	if (a && md_find(a, sku)) {
+	if (!a)
+		return;
+	screens_reprice(a, sku);
+	if (md_find(a, sku)) {
 		a->md_rerun = true;
 		arm(a);
 	}

@@ -924,12 +924,6 @@ static void parse_device(struct config_errors *errs, const cJSON *o, const char 
 			conf_err(errs, path, "a screen's name must match [A-Za-z0-9_-]{1,%d}",
 				 CONF_NAME_MAX);
 		}
-		if (known && d->zone[0] && !chars_ok(d->zone, "_-")) {
-			path_key(path, at, "zone");
-			describe_str(d->zone, got, sizeof(got));
-			conf_err(errs, path,
-				 "a screen's zone must match [A-Za-z0-9_-]{1,63}, got %s", got);
-		}
 	}
 }
 

@@ -87,6 +87,22 @@ const char *screens_state_name(enum screen_state st)
 	}
 }
 
+/* A zone: 1..64 bytes of text without control characters (any language). */
+static bool zone_valid(const char *s)
+{
+	size_t n = 0;
+
+	if (!s)
+		return false;
+	for (; s[n]; n++) {
+		unsigned char c = (unsigned char)s[n];
+
+		if (n >= SCREENS_NAME_MAX || c < 0x20 || c == 0x7f)
+			return false;
+	}
+	return n > 0;
+}
+
 static bool ident_valid(const char *s)
 {
 	size_t n = 0;
@@ -565,8 +581,7 @@ int screens_new(struct loop *loop, const struct screen_cfg *cfg, size_t n,
 	if (o.ca_file && strlen(o.ca_file) >= PATH_MAX)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
-		if (!ident_valid(cfg[i].name) || !ident_valid(cfg[i].zone) ||
-		    !url_valid(cfg[i].url))
+		if (!ident_valid(cfg[i].name) || !zone_valid(cfg[i].zone) || !url_valid(cfg[i].url))
 			return -EINVAL;
 		for (size_t j = 0; j < i; j++) {
 			if (!strcmp(cfg[i].name, cfg[j].name))

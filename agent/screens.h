@@ -63,7 +63,7 @@
 
 /* Screens per module, and the limits on what describes one. */
 #define SCREENS_MAX 32
-#define SCREENS_NAME_MAX 64 /* name and zone: [A-Za-z0-9_-]{1,64} */
+#define SCREENS_NAME_MAX 64 /* name: [A-Za-z0-9_-]{1,64}; zone: 1..64 bytes of text */
 #define SCREENS_URL_MAX 2048
 /* Largest body (with the inserted version), the contract's 256 KiB. */
 #define SCREENS_BODY_MAX (256 * 1024)
@@ -82,7 +82,7 @@ struct screens;
 struct screen_cfg {
 	const char *name; /* the device id, [A-Za-z0-9_-]{1,64} */
 	const char *url; /* http(s)://..., <= SCREENS_URL_MAX bytes */
-	const char *zone; /* [A-Za-z0-9_-]{1,64} */
+	const char *zone; /* 1..64 bytes of text, no control characters */
 };
 
 enum screen_state {
@@ -159,8 +159,9 @@ struct screens_opts {
  * @loop (which must outlive it). @opts may be NULL (all defaults). Nothing
  * is sent until screens_push. Returns 0 and *@out (free with screens_free),
  * or:
- *   -EINVAL  no loop/out, n 0 or over SCREENS_MAX, a name or zone not
- *            [A-Za-z0-9_-]{1,64}, two screens with one name, a URL not
+ *   -EINVAL  no loop/out, n 0 or over SCREENS_MAX, a name not
+ *            [A-Za-z0-9_-]{1,64}, a zone not 1..64 bytes without control
+ *            characters, two screens with one name, a URL not
  *            http(s):// or over SCREENS_URL_MAX, a ca_file over PATH_MAX,
  *            backoff_max_ms < backoff_min_ms
  *   -ENOMEM

@@ -689,6 +689,71 @@ static void test_serial_and_screen(void **state)
 		   "$.devices[0].zone", "must be a string, got 5");
 }
 
+/* A screen's tills, max_items, name and zone; the "screens" section. */
+static void test_screen_tills(void **state)
+{
+	struct fx *f = *state;
+	const struct device_conf *d;
+
+	parse_ok(f, "{'store_id':'S1','devices':[{'name':'till1','kind':'pos','port':'/dev/a'},"
+		    "{'name':'till2','kind':'pos','port':'/dev/b'},"
+		    "{'name':'scr-exit','kind':'screen','url':'http://x/c','zone':'exit',"
+		    "'tills':['till2','till1'],'max_items':6}],"
+		    "'screens':{'timeout_ms':500,'backoff_min_ms':200,'backoff_max_ms':900,"
+		    "'zone_rise_min':3}}");
+	d = &f->c.devices[2];
+	assert_int_equal(d->n_tills, 2);
+	assert_string_equal(d->tills[0], "till2");
+	assert_string_equal(d->tills[1], "till1");
+	assert_int_equal(d->max_items, 6);
+	assert_int_equal(f->c.screens.timeout_ms, 500);
+	assert_int_equal(f->c.screens.backoff_min_ms, 200);
+	assert_int_equal(f->c.screens.backoff_max_ms, 900);
+	assert_int_equal(f->c.screens.zone_rise_min, 3);
+	/* defaults */
+	parse_ok(f, "{'store_id':'S1','devices':[{'name':'s','kind':'screen','url':'http://x'}]}");
+	assert_int_equal(f->c.devices[0].n_tills, 0);
+	assert_int_equal(f->c.devices[0].max_items, 4);
+	assert_int_equal(f->c.screens.timeout_ms, 2000);
+	assert_int_equal(f->c.screens.backoff_min_ms, 1000);
+	assert_int_equal(f->c.screens.backoff_max_ms, 60000);
+	assert_int_equal(f->c.screens.zone_rise_min, 10);
+
+	expect_one(f,
+		   "{'store_id':'S1','devices':[{'name':'s','kind':'screen','url':'http://x',"
+		   "'tills':['till9']}]}",
+		   "$.devices[0].tills[0]", "no device named \"till9\"");
+	expect_one(f,
+		   "{'store_id':'S1','devices':[{'name':'p','kind':'probe','port':'/dev/a'},"
+		   "{'name':'s','kind':'screen','url':'http://x','tills':['p']}]}",
+		   "$.devices[1].tills[0]", "\"p\" is a probe device, not a till (pos)");
+	expect_one(f,
+		   "{'store_id':'S1','devices':[{'name':'t','kind':'pos','port':'/dev/a'},"
+		   "{'name':'s','kind':'screen','url':'http://x','tills':['t','t']}]}",
+		   "$.devices[1].tills[1]", "listed twice");
+	expect_one(f,
+		   "{'store_id':'S1','devices':[{'name':'s','kind':'screen','url':'http://x',"
+		   "'tills':'t'}]}",
+		   "$.devices[0].tills", "must be an array of POS device names");
+	expect_one(f,
+		   "{'store_id':'S1','devices':[{'name':'s','kind':'screen','url':'http://x',"
+		   "'max_items':13}]}",
+		   "$.devices[0].max_items", "must be an integer 1..12, got 13");
+	expect_one(f,
+		   "{'store_id':'S1','devices':[{'name':'s.1','kind':'screen','url':'http://x'}]}",
+		   "$.devices[0].name", "a screen's name must match [A-Za-z0-9_-]");
+	expect_one(f,
+		   "{'store_id':'S1','devices':[{'name':'t','kind':'pos','port':'/dev/a',"
+		   "'tills':['t']}]}",
+		   "$.devices[0].tills", "");
+	expect_one(f, "{'store_id':'S1','screens':{'backoff_min_ms':5000,'backoff_max_ms':1000}}",
+		   "$.screens.backoff_max_ms", "must not be below backoff_min_ms (5000)");
+	expect_one(f, "{'store_id':'S1','screens':{'timeout_ms':50}}", "$.screens.timeout_ms",
+		   "must be an integer 100..60000, got 50");
+	expect_one(f, "{'store_id':'S1','screens':{'zone_rise':5}}", "$.screens.zone_rise",
+		   "unknown key");
+}
+
 static void test_tls(void **state)
 {
 	struct fx *f = *state;
@@ -1055,6 +1120,7 @@ int main(void)
 		T(test_duplicate_ports),
 		T(test_camera),
 		T(test_serial_and_screen),
+		T(test_screen_tills),
 		T(test_tls),
 		T(test_hq_ranges),
 		T(test_topic_prefix),

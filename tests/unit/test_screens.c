@@ -394,9 +394,13 @@ static void test_args(void **state)
 	struct screen_cfg ok = {"scr-a", "http://127.0.0.1:1/content", "dairy"};
 	struct screen_cfg two[2] = {ok, ok};
 	struct screen_cfg bad[] = {
-		{"scr a", ok.url, "dairy"},    {"", ok.url, "dairy"},
-		{"scr-a", ok.url, "da/iry"},   {"scr-a", "ftp://127.0.0.1/x", "dairy"},
-		{"scr-a", "http://", "dairy"}, {"scr-a", NULL, "dairy"},
+		{"scr a", ok.url, "dairy"},
+		{"", ok.url, "dairy"},
+		{"scr-a", ok.url, "da\niry"},
+		{"scr-a", ok.url, ""},
+		{"scr-a", "ftp://127.0.0.1/x", "dairy"},
+		{"scr-a", "http://", "dairy"},
+		{"scr-a", NULL, "dairy"},
 		{NULL, ok.url, "dairy"},
 	};
 	struct screens_opts o = {.backoff_min_ms = 500, .backoff_max_ms = 100};
