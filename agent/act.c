@@ -398,6 +398,10 @@ static void on_screen_state(void *arg, size_t i, enum screen_state from, enum sc
 	cJSON_AddStringToObject(b, "zone", screen_zone(c));
 	cJSON_AddStringToObject(b, "state", screens_state_name(to));
 	cJSON_AddStringToObject(b, "error", to == SCREEN_OK ? "" : h->last_error);
+	if (h->last_http_code)
+		cJSON_AddNumberToObject(b, "http", h->last_http_code);
+	else
+		cJSON_AddNullToObject(b, "http");
 	if (h->last_latency_ms >= 0)
 		cJSON_AddNumberToObject(b, "latency_ms", (double)h->last_latency_ms);
 	else
@@ -1082,7 +1086,7 @@ static int check_content(void *arg, enum inbox_content kind, const char *payload
 static void version_error(struct price_errors *errs, int64_t v, int64_t cur, const char *cur_id)
 {
 	price_errors_add(errs, "version",
-			 "version %lld is not newer than the current version %lld (%s): ignored",
+			 "version %lld is not newer than the current version %lld (set %s): ignored",
 			 (long long)v, (long long)cur, cur_id);
 }
 
@@ -1544,6 +1548,10 @@ int shelfd_cmd_screens(struct shelfd *d, const cJSON *req, cJSON *r, char *err, 
 		cJSON_AddItemToObject(o, "last_success", ts_or_null(h.last_success_ms));
 		cJSON_AddItemToObject(o, "last_error_at", ts_or_null(h.last_error_ms));
 		cJSON_AddStringToObject(o, "last_error", h.last_error);
+		if (h.last_http_code)
+			cJSON_AddNumberToObject(o, "http", h.last_http_code);
+		else
+			cJSON_AddNullToObject(o, "http");
 		if (h.last_latency_ms >= 0)
 			cJSON_AddNumberToObject(o, "latency_ms", (double)h.last_latency_ms);
 		else

@@ -404,6 +404,7 @@ static void scr_done(void *arg, CURL *easy, CURLcode rc)
 	r.version = sc->cur->version;
 	scr_classify(sc, easy, rc, &r, err, sizeof(err));
 	scr_drop_easy(sc);
+	sc->h.last_http_code = r.http_code;
 	if (r.http_code)
 		sc->h.last_latency_ms = r.latency_ms;
 	if (r.outcome == SCREEN_SHOWN || r.outcome == SCREEN_STALE) {

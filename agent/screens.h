@@ -123,6 +123,7 @@ struct screen_health {
 	int64_t last_error_ms; /* wall clock, epoch ms; 0: never */
 	char last_error[SCREENS_ERR_MAX]; /* "" if none */
 	int64_t last_latency_ms; /* of the last request that got an answer; -1: none */
+	int last_http_code; /* of the last request that ended; 0: no answer (or none yet) */
 	uint64_t attempts; /* requests started */
 	uint64_t consecutive_failures; /* requests ended in a row as SCREEN_RETRY/REJECTED */
 	uint64_t version_shown; /* last version answered 2xx (or a 409's "shown"); 0: none */
