@@ -898,6 +898,20 @@ static int md_save_state(struct act *a, const struct md_sku *m)
 	return meta_put(a, key, &b, sizeof(b));
 }
 
+/*
+ * Was a change due now held back by yesterday's (or an earlier day's) daily
+ * limit? The planner, asked just before today began, then says "delayed".
+ */
+static bool md_was_blocked(const struct md_sku *m, int64_t current, int64_t now)
+{
+	int64_t today = local_day_start_ms(now);
+	struct markdown_step prev;
+
+	return m->st.day_ms && m->st.day_ms < today &&
+	       markdown_next(&m->cfg, &m->st, current, today - 1, &prev) != MARKDOWN_NONE &&
+	       prev.delayed;
+}
+
 /* Apply the due steps of @m; the time of its next step into *@next (INT64_MAX: none). */
 static void md_run(struct act *a, struct md_sku *m, int64_t *next)
 {
@@ -933,6 +947,7 @@ static void md_run(struct act *a, struct md_sku *m, int64_t *next)
 			*next = now + ACT_RECHECK_MS;
 			return;
 		}
+		step.delayed = step.delayed || md_was_blocked(m, row.price, now);
 		markdown_applied(&m->st, &step, now);
 		md_save_state(a, m);
 		ev = cJSON_CreateObject();
@@ -1085,9 +1100,10 @@ static int check_content(void *arg, enum inbox_content kind, const char *payload
 
 static void version_error(struct price_errors *errs, int64_t v, int64_t cur, const char *cur_id)
 {
-	price_errors_add(errs, "version",
-			 "version %lld is not newer than the current version %lld (set %s): ignored",
-			 (long long)v, (long long)cur, cur_id);
+	price_errors_add(
+		errs, "version",
+		"version %lld is not newer than the current version %lld (set %s): ignored",
+		(long long)v, (long long)cur, cur_id);
 }
 
 static int stage_markdown(struct act *a, struct dynbuf *ack, struct price_errors *errs)
@@ -1281,9 +1297,9 @@ static void load_markdown(struct act *a)
 		}
 		markdown_state_init(&m->st);
 		snprintf(skey, sizeof(skey), META_MD_STATE "%s", m->cfg.sku);
-		b = (const void *)sb.buf;
 		if (meta_get(a, skey, &sb) == 1 && sb.len == sizeof(*b) &&
-		    b->magic == MD_STATE_MAGIC && b->size == sizeof(b->st))
+		    (b = (const void *)sb.buf) && b->magic == MD_STATE_MAGIC &&
+		    b->size == sizeof(b->st))
 			memcpy(&m->st, &b->st, sizeof(m->st));
 		else
 			log_warn("markdown %s: no usable saved state; starting it afresh",
