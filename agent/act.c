@@ -1534,6 +1534,16 @@ void shelfd_act_price_changed(struct shelfd *d, const char *sku)
 
 /* ---- shelfctl ---- */
 
+const char *shelfd_act_screen_state(struct shelfd *d, const char *name)
+{
+	struct screen_health h;
+	int i = d->act && d->act->screens ? screens_find(d->act->screens, name) : -ENOENT;
+
+	if (i < 0 || screens_health(d->act->screens, (size_t)i, &h) < 0)
+		return "unknown";
+	return screens_state_name(h.state);
+}
+
 static cJSON *ts_or_null(int64_t ms)
 {
 	return ms > 0 && ms != INT64_MAX ? json_ts_item(ms) : cJSON_CreateNull();

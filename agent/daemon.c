@@ -384,8 +384,15 @@ static int cmd_status(struct shelfd *d, cJSON *r)
 	cJSON_AddNumberToObject(ob, "dropped", (double)st.dropped);
 	cJSON_AddNumberToObject(ob, "commit_errors", (double)st.commit_errors);
 	dv = cJSON_AddObjectToObject(r, "devices");
-	for (size_t i = 0; i < d->n_devices; i++)
-		ok += d->devices[i].st.state == DEVICE_OPEN;
+	for (size_t i = 0; i < d->n_devices; i++) {
+		const struct device *dev = &d->devices[i];
+
+		/* A screen is ok when it answers (or has had nothing to show yet). */
+		if (dev->conf->kind == DEV_SCREEN)
+			ok += strcmp(shelfd_act_screen_state(d, dev->conf->name), "failing") != 0;
+		else
+			ok += dev->st.state == DEVICE_OPEN;
+	}
 	cJSON_AddNumberToObject(dv, "total", (double)d->n_devices);
 	cJSON_AddNumberToObject(dv, "ok", (double)ok);
 	cJSON_AddNumberToObject(dv, "down", (double)(d->n_devices - ok));
@@ -435,11 +442,18 @@ static int cmd_devices(struct shelfd *d, cJSON *r)
 		cJSON_AddItemToArray(arr, o);
 		cJSON_AddStringToObject(o, "name", dev->conf->name);
 		cJSON_AddStringToObject(o, "kind", dev_kind_name(dev->conf->kind));
-		cJSON_AddStringToObject(o, "port", dev->conf->port);
-		cJSON_AddStringToObject(o, "state",
-					!dev->ops		       ? "unsupported"
-					: dev->st.state == DEVICE_OPEN ? "open"
-								       : "down");
+		if (dev->conf->kind == DEV_SCREEN) {
+			/* Driven over HTTP (act.c): its health is `shelfctl screens`. */
+			cJSON_AddStringToObject(o, "port", dev->conf->url);
+			cJSON_AddStringToObject(o, "state",
+						shelfd_act_screen_state(d, dev->conf->name));
+		} else {
+			cJSON_AddStringToObject(o, "port", dev->conf->port);
+			cJSON_AddStringToObject(o, "state",
+						!dev->ops		       ? "unsupported"
+						: dev->st.state == DEVICE_OPEN ? "open"
+									       : "down");
+		}
 		cJSON_AddItemToObject(o, "since", json_ts_item(dev->st.state_since_ms));
 		cJSON_AddNumberToObject(o, "lines_ok", (double)dev->st.lines_ok);
 		cJSON_AddNumberToObject(o, "errors", (double)dev->st.errors);

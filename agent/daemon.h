@@ -125,6 +125,8 @@ void shelfd_act_event(struct shelfd *d, const char *source, const char *type, co
 void shelfd_act_sale(struct shelfd *d, struct device *dev, const struct pos_summary *sum);
 /* The price of @sku changed (HQ batch): its markdown plans again. */
 void shelfd_act_price_changed(struct shelfd *d, const char *sku);
+/* "never", "ok", "failing" for screen @name ("unknown" if there is none). */
+const char *shelfd_act_screen_state(struct shelfd *d, const char *name);
 int shelfd_cmd_screens(struct shelfd *d, const cJSON *req, cJSON *r, char *err, size_t errsz);
 int shelfd_cmd_recs(struct shelfd *d, const cJSON *req, cJSON *r, char *err, size_t errsz);
 int shelfd_cmd_rules(struct shelfd *d, const cJSON *req, cJSON *r, char *err, size_t errsz);
