@@ -912,6 +912,33 @@ static bool md_was_blocked(const struct md_sku *m, int64_t current, int64_t now)
 	       prev.delayed;
 }
 
+/*
+ * When @step became due by the plan: a markdown at its row's hours-left
+ * mark, a return to regular at its lot's expiry (or now: sold out). It is
+ * earlier than the time it is applied when shelfd was down or the daily
+ * limit held it back.
+ */
+static int64_t md_due(const struct md_sku *m, const struct markdown_step *step, int64_t now)
+{
+	const struct markdown_lot *lot;
+
+	if (step->lot < 0 || (size_t)step->lot >= m->cfg.n_lots)
+		return now;
+	lot = &m->cfg.lots[step->lot];
+	if (step->kind == MARKDOWN_RESTORE)
+		return lot->expires_at_ms < now ? lot->expires_at_ms : now;
+	for (size_t r = 0; r < m->cfg.n_rows; r++) {
+		int64_t at = lot->expires_at_ms - (int64_t)m->cfg.rows[r].hours_left * 3600000;
+
+		/* Not before the command was issued (a first step due at once). */
+		if (m->cfg.rows[r].percent == step->percent && at <= now)
+			return at > m->cfg.issued_at_ms || m->cfg.issued_at_ms > now
+				       ? at
+				       : m->cfg.issued_at_ms;
+	}
+	return now;
+}
+
 /* Apply the due steps of @m; the time of its next step into *@next (INT64_MAX: none). */
 static void md_run(struct act *a, struct md_sku *m, int64_t *next)
 {
@@ -963,7 +990,7 @@ static void md_run(struct act *a, struct md_sku *m, int64_t *next)
 			cJSON_AddNumberToObject(ev, "previous", (double)row.price);
 			cJSON_AddBoolToObject(ev, "floored", step.floored);
 			cJSON_AddBoolToObject(ev, "delayed", step.delayed);
-			cJSON_AddItemToObject(ev, "due", json_ts_item(step.at_ms));
+			cJSON_AddItemToObject(ev, "due", json_ts_item(md_due(m, &step, now)));
 			cJSON_AddNumberToObject(ev, "changes_today", m->st.changes);
 			cJSON_AddNumberToObject(ev, "max_changes", m->cfg.max_changes_per_day);
 			cJSON_AddStringToObject(ev, "batch", id);

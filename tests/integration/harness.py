@@ -22,6 +22,7 @@ Python 3.11 stdlib only.
 """
 import argparse
 import datetime
+import glob
 import importlib.machinery
 import importlib.util
 import json
@@ -884,6 +885,68 @@ def make_certs(ctx, d):
             "server": {"ca": p["ca.crt"], "cert": p["server.crt"], "key": p["server.key"]},
             "client": {"ca": p["ca.crt"], "cert": p["client.crt"], "key": p["client.key"]},
             "hq": {"ca": p["ca.crt"], "cert": p["hq.crt"], "key": p["hq.key"]}}
+
+
+# ---------------------------------------------------------------- time travel
+
+# libfaketime (Debian package faketime), wherever the multiarch dir is.
+FAKETIME_LIBS = ("/usr/lib/*/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1",
+                 "/usr/local/lib/faketime/libfaketime.so.1", "/usr/lib64/faketime/libfaketime.so.1")
+
+# libfaketime (0.9.10) treats every TFD_TIMER_ABSTIME timerfd value as a
+# CLOCK_REALTIME time and shifts it by the fake offset, which breaks shelfd's
+# loop timer (an absolute CLOCK_MONOTONIC timerfd): EINVAL, or a timer that
+# fires at once. This preload, listed BEFORE libfaketime, passes
+# timerfd_settime() straight to the kernel; with FAKETIME_DONT_FAKE_MONOTONIC
+# the monotonic clock is the real one, so loop timers are exact while the
+# wall clock (CLOCK_REALTIME, time(), gettimeofday()) is shifted.
+_TIMERFD_SHIM = r"""
+#define _GNU_SOURCE
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+int timerfd_settime(int fd, int flags, const struct itimerspec *n, struct itimerspec *o)
+{
+	return (int)syscall(SYS_timerfd_settime, fd, flags, n, o);
+}
+"""
+
+
+def faketime_lib():
+    """The path of libfaketime.so.1, or None."""
+    for pat in FAKETIME_LIBS:
+        hits = sorted(glob.glob(pat))
+        if hits:
+            return hits[0]
+    return None
+
+
+def faketime_env(ctx, offset_ms):
+    """Environment entries that run ONE process (give them to that shelfd only:
+    Shelfd(env=...) or shelfd.env.update()) with its wall clock @offset_ms
+    ahead of the real one (it keeps ticking); the monotonic clock stays real.
+    Fails when libfaketime or a C compiler (for the timerfd preload) is missing."""
+    lib = faketime_lib()
+    if not lib:
+        raise Fail("libfaketime not found (%s): install the Debian package faketime "
+                   "(scripts/install-deps)" % ", ".join(FAKETIME_LIBS))
+    shim = ctx.path("timerfd-shim.so")
+    if not shim.exists():
+        cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+        if not cc:
+            raise Fail("no C compiler to build the timerfd preload for libfaketime")
+        src = ctx.path("timerfd-shim.c")
+        src.write_text(_TIMERFD_SHIM)
+        r = subprocess.run([cc, "-shared", "-fPIC", "-O2", "-o", str(shim), str(src)],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise Fail("building the timerfd preload failed: %s" % r.stderr.strip()[-500:])
+    asan = ctx.env.get("ASAN_OPTIONS", "")
+    return {"LD_PRELOAD": "%s %s" % (shim, lib),
+            "FAKETIME": "%+.3fs" % (offset_ms / 1000.0),
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+            # a sanitizer build wants its runtime first in the preload list
+            "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"}
 
 
 # ---------------------------------------------------------------- common checks

@@ -28,7 +28,9 @@ TIMEOUTS = {"test_a_online": 120, "test_b_broker_outage": 120, "test_c_kill9": 2
             "test_j_prices_shelfhq": 120, "test_k_prices_offline": 180,
             "test_l_labels": 600, "test_m_snapshot": 120,
             "test_n_sensing": 420, "test_o_probe_flood": 240,
-            "test_p_sensing_clock": 180, "test_q_screen_page": 120}
+            "test_p_sensing_clock": 180, "test_q_screen_page": 120,
+            "test_r_screens_recs": 120, "test_s_rules": 150, "test_t_markdown": 150,
+            "test_u_zone_rise": 90}
 
 
 def find(names):
