@@ -45,6 +45,7 @@
 #define ACT_RECHECK_MS 60000 /* the timer looks again at least this often (clock steps) */
 #define ACT_MD_MAX 1000 /* SKUs with a markdown */
 #define ACT_TEMP_MAX 1000 /* temporary prices running */
+#define ACT_RULES_SAVE_MS 1000 /* window changes alone are saved at most this often */
 #define ACT_TYPES_MAX 64 /* distinct event types the rules look at */
 #define DEFAULT_HEADLINE "You may also like"
 #define MD_STATE_MAGIC 0x31444d53u /* "SMD1": the planner state blob's header */
@@ -128,6 +129,7 @@ struct act {
 	size_t n_md;
 	struct md_sku pend_md; /* the command being checked, with its carried state */
 	bool md_rerun; /* a price changed: plan every SKU again */
+	int64_t md_next_at; /* the earliest next markdown step (INT64_MAX: none) */
 	/* the message being checked (valid during inbox_message only) */
 	const char *pend_payload;
 	size_t pend_len;
@@ -137,9 +139,15 @@ struct act {
 	size_t n_ff;
 	int timer;
 	int64_t timer_at; /* wall ms the timer was armed for */
+	/* the rules' state on disk: see save_rules() */
+	bool rules_fired; /* a rule fired since the last save */
+	int64_t rules_saved_mono; /* monotonic ms of the last save */
+	int save_timer;
 };
 
 static void arm(struct act *a);
+static void on_save_timer(struct loop *l, void *arg);
+static void save_rules(struct act *a, bool force);
 
 /* ---- SQLite meta rows ---- */
 
@@ -806,6 +814,7 @@ static void run_fire(struct act *a, const struct rules_fire *f, int64_t now)
 
 static void run_fires(struct act *a, const struct rules_fire *fires, size_t n, int64_t now)
 {
+	a->rules_fired = true; /* their last firings go to disk with this commit */
 	a->in_action = true;
 	for (size_t i = 0; i < n; i++)
 		run_fire(a, &fires[i], now);
@@ -1035,6 +1044,7 @@ static void run_due(struct act *a)
 	run_deferred(a);
 	temp_prices_due(a, now);
 	md_run_all(a, &next);
+	a->md_next_at = next;
 }
 
 static void on_timer(struct loop *l, void *arg)
@@ -1062,22 +1072,15 @@ static void arm(struct act *a)
 	}
 	if (a->md_rerun || a->n_defer)
 		at = now;
-	for (size_t i = 0; i < a->n_md && at > now; i++) {
-		struct markdown_step step;
-		struct price_row row;
-
-		if (price_of(a, a->md[i].cfg.sku, &row) &&
-		    markdown_next(&a->md[i].cfg, &a->md[i].st, row.price, now, &step) !=
-			    MARKDOWN_NONE &&
-		    step.at_ms < at)
-			at = step.at_ms;
-	}
+	if (a->md_next_at < at)
+		at = a->md_next_at;
 	if (!any && !a->md_rerun && !a->n_defer) {
 		loop_timer_del(a->d->loop, a->timer);
 		a->timer = 0;
 		return;
 	}
-	if (a->timer && a->timer_at == at)
+	/* An earlier timer stays: it re-arms when it fires. */
+	if (a->timer && a->timer_at <= at)
 		return;
 	loop_timer_del(a->d->loop, a->timer);
 	delay = at - now;
@@ -1395,6 +1398,7 @@ int shelfd_act_init(struct shelfd *d)
 		return -ENOMEM;
 	d->act = a;
 	a->d = d;
+	a->md_next_at = INT64_MAX;
 	a->rules = rules_engine_new(-1);
 	if (!a->rules)
 		return -ENOMEM;
@@ -1443,8 +1447,9 @@ void shelfd_act_fini(struct shelfd *d)
 
 	if (!a)
 		return;
-	shelfd_act_flush(d);
+	save_rules(a, true);
 	loop_timer_del(d->loop, a->timer);
+	loop_timer_del(d->loop, a->save_timer);
 	screens_free(a->screens);
 	for (size_t i = 0; i < a->n_scr; i++)
 		cJSON_Delete(a->scr[i].shown);
@@ -1457,18 +1462,49 @@ void shelfd_act_fini(struct shelfd *d)
 	d->act = NULL;
 }
 
-void shelfd_act_flush(struct shelfd *d)
+/*
+ * Write the rules' state (windows, last firings) into the open transaction.
+ * A firing is saved with the commit of its events (its cooldown and "fired
+ * once" must survive a crash); window changes alone at most once per
+ * ACT_RULES_SAVE_MS, because the state is rewritten whole (it can be 100 KB
+ * with 1,000 rules and the gateway's flash should not take that per sale).
+ * A crash can so lose the windows opened in the last second.
+ */
+static void save_rules(struct act *a, bool force)
 {
-	struct act *a = d->act;
+	int64_t now = now_mono_ms();
 	struct dynbuf b;
 
-	if (!a || !a->rules || !rules_state_dirty(a->rules))
+	if (!a->rules || !rules_state_dirty(a->rules))
 		return;
+	if (!force && !a->rules_fired && now - a->rules_saved_mono < ACT_RULES_SAVE_MS) {
+		if (!a->save_timer)
+			a->save_timer = loop_timer_add(
+				a->d->loop, a->rules_saved_mono + ACT_RULES_SAVE_MS - now,
+				on_save_timer, a);
+		return;
+	}
 	dynbuf_init(&b, RULES_STATE_MAX);
 	if (rules_state_save(a->rules, &b) < 0 ||
 	    meta_put(a, META_RULES_STATE, b.buf ? b.buf : "", b.len) < 0)
 		log_err("rules: the windows could not be saved");
 	dynbuf_free(&b);
+	a->rules_fired = false;
+	a->rules_saved_mono = now;
+}
+
+static void on_save_timer(struct loop *l, void *arg)
+{
+	struct act *a = arg;
+
+	a->save_timer = 0;
+	shelfd_commit(a->d); /* which saves them (shelfd_act_flush) */
+}
+
+void shelfd_act_flush(struct shelfd *d)
+{
+	if (d->act)
+		save_rules(d->act, false);
 }
 
 void shelfd_act_event(struct shelfd *d, const char *source, const char *type, const cJSON *body,
