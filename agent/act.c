@@ -814,10 +814,16 @@ static void run_fire(struct act *a, const struct rules_fire *f, int64_t now)
 
 static void run_fires(struct act *a, const struct rules_fire *fires, size_t n, int64_t now)
 {
-	a->rules_fired = true; /* their last firings go to disk with this commit */
 	a->in_action = true;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		/*
+		 * A firing that closed a window, or starts a cooldown, goes to disk
+		 * with this commit: after a crash it must not fire again.
+		 */
+		if (fires[i].rule->has_unless || fires[i].rule->cooldown_ms)
+			a->rules_fired = true;
 		run_fire(a, &fires[i], now);
+	}
 	a->in_action = false;
 }
 
@@ -1464,11 +1470,13 @@ void shelfd_act_fini(struct shelfd *d)
 
 /*
  * Write the rules' state (windows, last firings) into the open transaction.
- * A firing is saved with the commit of its events (its cooldown and "fired
- * once" must survive a crash); window changes alone at most once per
- * ACT_RULES_SAVE_MS, because the state is rewritten whole (it can be 100 KB
- * with 1,000 rules and the gateway's flash should not take that per sale).
- * A crash can so lose the windows opened in the last second.
+ * A firing that closed a window or starts a cooldown is saved with the
+ * commit of its events (after a crash it must not fire again); other changes
+ * (windows opened or cancelled, counts and last firings of rules without
+ * cooldown) at most once per ACT_RULES_SAVE_MS, because the state is
+ * rewritten whole (it can be 100 KB with 1,000 rules, and the gateway's
+ * flash should not take that per sale). A crash can so lose the windows
+ * opened in the last second and the counts of that second.
  */
 static void save_rules(struct act *a, bool force)
 {
