@@ -442,16 +442,17 @@ static size_t push_zone(struct act *a, const char *zone, const char *kind, const
 			const struct rules_screen_item *ritems, size_t n_ritems)
 {
 	const struct recs_zone *z = NULL;
+	bool rule = !strcmp(kind, "rule"); /* a rule's own content (maybe a headline only) */
 	size_t pushed = 0;
 
-	if (!ritems) {
+	if (!rule) {
 		z = a->has_recs ? recs_zone_find(&a->recs, zone) : NULL;
 		if (!z)
 			return 0;
 		headline = z->headline ? z->headline : "";
 	}
 	for (size_t i = 0; i < a->n_scr; i++) {
-		size_t n = ritems ? n_ritems : z->n_items;
+		size_t n = rule ? n_ritems : z->n_items;
 		char currency[4] = "";
 		cJSON *c;
 
@@ -459,7 +460,7 @@ static size_t push_zone(struct act *a, const char *zone, const char *kind, const
 			continue;
 		c = content_new(a, i, kind, headline, NULL);
 		for (size_t k = 0; c && k < n; k++) {
-			const char *sku = ritems ? ritems[k].sku : z->items[k].sku;
+			const char *sku = rule ? ritems[k].sku : z->items[k].sku;
 			struct price_row row;
 
 			if (!price_of(a, sku, &row))
@@ -467,8 +468,8 @@ static size_t push_zone(struct act *a, const char *zone, const char *kind, const
 			if (!currency[0])
 				memcpy(currency, row.currency, sizeof(currency));
 			content_item(c, sku, row.name, row.price,
-				     ritems ? ritems[k].headline : z->items[k].headline,
-				     ritems ? NULL : z->items[k].image);
+				     rule ? ritems[k].headline : z->items[k].headline,
+				     rule ? NULL : z->items[k].image);
 		}
 		if (c && currency[0])
 			cJSON_ReplaceItemInObjectCaseSensitive(c, "currency",
