@@ -14,6 +14,12 @@ any address but 127.0.0.1.
               numbered by seq; counts missing, duplicated, misordered
     Shelfd    one shelfd instance: config, start/stop/kill -9, shelfctl
     PosSim    one scripts/pos-sim process (the POS on a pty)
+    ScreenServer  one scripts/screen-server (a guide screen) on a free port:
+              .base .port .logpath .proc; log(), posts(), content(), stop()
+    publish   mosquitto_pub -q 1 of one message (a dict/list as JSON, a
+              str/bytes as is) to the broker, as HQ would send it
+    now_ms, iso, ms_of   epoch ms now, epoch ms -> RFC 3339 UTC with
+              milliseconds (shelfd's format), RFC 3339 -> epoch ms
 
 A scenario file defines run(ctx) returning a one-line summary, raises Fail
 with the reason, and ends with `harness.main(run, __doc__)`. It runs alone
@@ -36,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,6 +52,9 @@ SAN_PATTERNS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitiz
 # the broker lives in /usr/sbin, often not in a normal user's PATH
 MOSQUITTO = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/sbin") \
     or "/usr/sbin/mosquitto"
+SCREEN_SERVER = REPO / "scripts" / "screen-server"
+# urllib without any *_proxy from the environment: the tests only talk to 127.0.0.1
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class Fail(Exception):
@@ -103,6 +113,27 @@ def parse_tst(s):
         return d.replace(tzinfo=datetime.timezone.utc).timestamp()
     except (ValueError, TypeError):
         return time.time()
+
+
+def now_ms():
+    """The wall clock as epoch ms."""
+    return int(time.time() * 1000)
+
+
+def iso(ms=None):
+    """Epoch ms (default: now) -> RFC 3339 UTC with milliseconds (shelfd's format)."""
+    if ms is None:
+        ms = now_ms()
+    return datetime.datetime.fromtimestamp(ms / 1000.0, datetime.timezone.utc) \
+        .strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def ms_of(s):
+    """RFC 3339 (with or without fraction, any offset) -> epoch ms; None for None."""
+    if s is None:
+        return None
+    d = datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
+    return int(round(d.timestamp() * 1000))
 
 
 class Ctx:
@@ -524,6 +555,18 @@ class HQ:
             time.sleep(0.05)
 
 
+def publish(ctx, broker, topic, payload):
+    """Publish one message to @broker at QoS 1, as HQ would (mosquitto_pub -f: a
+    payload of any size). @payload: a dict or list (sent as JSON) or a str or
+    bytes (sent as is, so a test can send what is not valid JSON)."""
+    if isinstance(payload, (dict, list)):
+        payload = json.dumps(payload)
+    path = ctx.path("payload.json")
+    path.write_bytes(payload if isinstance(payload, bytes) else payload.encode())
+    subprocess.run(["mosquitto_pub"] + broker.client_args() + ["-q", "1", "-t", topic,
+                    "-f", str(path)], check=True, env=ctx.env, timeout=30)
+
+
 # ---------------------------------------------------------------- shelfd
 
 class Shelfd:
@@ -847,6 +890,70 @@ class PosSim:
         """Receipt numbers written whole (needs stop() first)."""
         r = self.result
         return set(range(r["first"], r["last"] + 1)) - set(r["skipped"])
+
+
+# ---------------------------------------------------------------- screens
+
+class ScreenServer:
+    """One scripts/screen-server (the reference guide screen) on 127.0.0.1.
+
+    @tag names its files (TAG.out: its output, TAG.log: its --log, one JSON
+    record per request) and its process; @args: more options ("--fail",
+    "--delay-ms", "400"); @port: 0 for a free one, or a port to come back on.
+    Started and listening when the constructor returns: .base is its URL
+    ("http://127.0.0.1:PORT/"), .port its port, .proc the process."""
+
+    def __init__(self, ctx, tag, args=(), port=0):
+        self.ctx = ctx
+        self.tag = tag
+        self.args = [str(a) for a in args]
+        self.out = ctx.path(tag + ".out")
+        self.logpath = ctx.path(tag + ".log")
+        ctx.logs.append(("screen-server " + tag, str(self.out)))
+        with open(self.out, "wb") as f:
+            self.proc = ctx.spawn(tag, ["python3", str(SCREEN_SERVER), "--port", str(port),
+                                        "--log", str(self.logpath)] + self.args, order=12,
+                                  stdout=f, stderr=subprocess.STDOUT)
+        self.base = wait_until(self._listening, 10, "screen-server %s to listen" % tag)
+        self.port = int(self.base.rstrip("/").rsplit(":", 1)[1])
+        ctx.log("screen-server %s at %s%s", tag, self.base,
+                "".join(" " + a for a in self.args))
+
+    def _listening(self):
+        if self.proc.poll() is not None:
+            raise Fail("screen-server %s exited with %s:\n%s"
+                       % (self.tag, self.proc.returncode, tail(self.out, 15)))
+        for line in self.out.read_text(errors="replace").splitlines():
+            if line.startswith("screen-server: listening on http://127.0.0.1:"):
+                return line.split()[-1]
+        return None
+
+    def stop(self):
+        """SIGTERM (SIGKILL after 10 s); its port is free again."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log(self):
+        """Every request it logged so far (--log, parsed); [] before the first."""
+        try:
+            text = self.logpath.read_text()
+        except FileNotFoundError:
+            return []
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def posts(self):
+        """The POST /content requests of log()."""
+        return [r for r in self.log()
+                if r.get("method") == "POST" and r.get("path") == "/content"]
+
+    def content(self):
+        """What it shows now (GET /content.json), or None before any content (204)."""
+        with NO_PROXY.open(self.base + "content.json", timeout=10) as r:
+            return None if r.status == 204 else json.loads(r.read().decode())
 
 
 # ---------------------------------------------------------------- TLS

@@ -93,8 +93,7 @@ def run(ctx):
                      {"sku": "X", "price": -5},
                      {"sku": "Y", "price": 1000000001},
                      {"sku": "X", "price": 1}]}
-    subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-q", "1",
-                    "-t", "shelf/v1/S1/prices", "-m", json.dumps(bad)], check=True, env=ctx.env)
+    H.publish(ctx, broker, "shelf/v1/S1/prices", bad)
 
     def rejected():
         hq.poll()

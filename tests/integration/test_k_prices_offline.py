@@ -11,28 +11,14 @@ applying it, several times at different moments; after each restart the
 price table holds either none or all of that batch's SKUs, never part; the
 batch is finally sent again (same id) and ends applied, every SKU present.
 """
-import datetime
 import json
 import random
 import sqlite3
-import subprocess
 import time
 
 import harness as H
 
 N_BIG = 50000
-
-
-def iso(t):
-    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc) \
-        .strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def publish(ctx, broker, topic, payload):
-    path = ctx.path("payload.json")
-    path.write_text(payload)
-    subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-q", "1", "-t", topic,
-                    "-f", str(path)], check=True, env=ctx.env, timeout=30)
 
 
 def run(ctx):
@@ -45,15 +31,15 @@ def run(ctx):
     H.wait_until(lambda: d.status()["hq"]["state"] == "connected", 10, "connected")
 
     # --- scheduled, then HQ away and a restart before it is due
-    publish(ctx, broker, "shelf/v1/S1/prices", json.dumps({
-        "id": "now", "issued_at": iso(time.time() - 60), "currency": "EUR",
+    H.publish(ctx, broker, "shelf/v1/S1/prices", json.dumps({
+        "id": "now", "issued_at": H.iso(H.now_ms() - 60000), "currency": "EUR",
         "items": [{"sku": "SCHED-1", "price": 100}]}))
     H.wait_until(lambda: d.ctl("prices", "get", "SCHED-1", check=False)[0] == 0, 10,
                  "SCHED-1 at 100")
     eff = time.time() + 6
-    publish(ctx, broker, "shelf/v1/S1/prices", json.dumps({
-        "id": "later", "issued_at": iso(time.time()), "currency": "EUR",
-        "effective_at": iso(eff), "items": [{"sku": "SCHED-1", "price": 80}]}))
+    H.publish(ctx, broker, "shelf/v1/S1/prices", json.dumps({
+        "id": "later", "issued_at": H.iso(), "currency": "EUR",
+        "effective_at": H.iso(eff * 1000), "items": [{"sku": "SCHED-1", "price": 80}]}))
 
     def ack(ref, status):
         hq.poll()
@@ -77,7 +63,7 @@ def run(ctx):
 
     # --- all or nothing under SIGKILL: each round a new batch id, killed at a random moment
     def batch(k):
-        return json.dumps({"id": "big-%d" % k, "issued_at": iso(time.time()), "currency": "EUR",
+        return json.dumps({"id": "big-%d" % k, "issued_at": H.iso(), "currency": "EUR",
                            "items": [{"sku": "BIG-%06d" % i, "price": 1000 + i + k,
                                       "name": "Item %d" % i} for i in range(N_BIG)]})
 
@@ -93,7 +79,7 @@ def run(ctx):
     for k in range(6):
         payload = batch(k)
         H.wait_until(lambda: d.status()["hq"]["state"] == "connected", 15, "connected")
-        publish(ctx, broker, "shelf/v1/S1/prices", payload)
+        H.publish(ctx, broker, "shelf/v1/S1/prices", payload)
         time.sleep(rng.uniform(0.0, 0.5))
         d.kill9()
         n = rows_of(k)
@@ -111,7 +97,7 @@ def run(ctx):
     con.close()
     ctx.log("big batches recorded after the restarts: %s", seen)
     # The last one again (same id): applied now, or duplicate if it already was.
-    publish(ctx, broker, "shelf/v1/S1/prices", payload)
+    H.publish(ctx, broker, "shelf/v1/S1/prices", payload)
     H.wait_until(lambda: rows_of(5) == N_BIG, 60, "the last big batch applied")
     p = d.ctl("prices", "get", "BIG-012345")[1]["price"]
     H.check(p["price"] == 13350 and p["name"] == "Item 12345", "BIG-012345: %r" % p)

@@ -19,7 +19,6 @@ right, and `shelfctl devices` shows the reset and the garbage.
 import json
 import os
 import pty
-import subprocess
 import time
 import tty
 
@@ -36,13 +35,6 @@ def label_ids():
 
 def sku(i):
     return "S%05d" % i
-
-
-def publish(ctx, broker, topic, obj):
-    path = ctx.path("msg.json")
-    path.write_text(json.dumps(obj))
-    subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-q", "1", "-t", topic, "-f",
-                    str(path)], check=True, env=ctx.env, timeout=30)
 
 
 def batch(bid, base):
@@ -109,7 +101,7 @@ def run(ctx):
                  "all %d labels checked in" % N)
 
     # --- bind by HQ command, then the first batch
-    publish(ctx, broker, "shelf/v1/S1/cmd", {
+    H.publish(ctx, broker, "shelf/v1/S1/cmd", {
         "id": "bind-1", "issued_at": "2026-11-23T06:00:00.000Z", "action": "labels.bind",
         "bindings": [{"label": lid, "sku": sku(i)} for i, lid in enumerate(label_ids())]})
 
@@ -118,7 +110,7 @@ def run(ctx):
         return [a for a in hq.counter.acks if a.get("ref") == ref and a.get("status") == status]
     H.wait_until(lambda: acked("bind-1"), 20, "the labels.bind ack")
     H.check(acked("bind-1")[0]["bound"] == N, "bind ack %r" % acked("bind-1"))
-    publish(ctx, broker, "shelf/v1/S1/prices", batch("p1", 1000))
+    H.publish(ctx, broker, "shelf/v1/S1/prices", batch("p1", 1000))
     H.wait_until(lambda: acked("p1"), 20, "the ack of p1")
     t1 = wait_delivered(ctx, d, 240, "first rollout")
     ctx.log("first rollout: %d labels in %.1f s (%.1f labels/s)", N, t1, N / t1)
@@ -164,7 +156,7 @@ def run(ctx):
     H.check([m["sku"] for m in mm] == [sku(5)], "shelfctl integrity: %r" % mm)
 
     # --- second batch, SIGKILL in the middle of the rollout
-    publish(ctx, broker, "shelf/v1/S1/prices", batch("p2", 2000))
+    H.publish(ctx, broker, "shelf/v1/S1/prices", batch("p2", 2000))
     H.wait_until(lambda: labels_by_state(d)[0].get("delivered", 0) < N * 0.7
                  and acked("p2"), 30, "the p2 rollout under way")
     H.wait_until(lambda: labels_by_state(d)[0].get("delivered", 0) > N * 0.3, 120,
@@ -178,7 +170,7 @@ def run(ctx):
 
     # --- third batch: radio loss, garbage, a station reset mid-transfer
     emu.ctl("loss 5")
-    publish(ctx, broker, "shelf/v1/S1/prices", batch("p3", 3000))
+    H.publish(ctx, broker, "shelf/v1/S1/prices", batch("p3", 3000))
     H.wait_until(lambda: labels_by_state(d)[0].get("delivered", 0) < N * 0.9, 30,
                  "the p3 rollout under way")
     for _ in range(3):

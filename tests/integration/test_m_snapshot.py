@@ -15,7 +15,6 @@ import hashlib
 import http.server
 import json
 import socketserver
-import subprocess
 import threading
 import time
 
@@ -82,10 +81,7 @@ def scenario(ctx, http_port):
     H.wait_until(lambda: d.status()["hq"]["state"] == "connected", 10, "connected")
 
     def publish(obj):
-        p = ctx.path("b.json")
-        p.write_text(json.dumps(obj))
-        subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-q", "1", "-t",
-                        "shelf/v1/S1/prices", "-f", str(p)], check=True, env=ctx.env, timeout=30)
+        H.publish(ctx, broker, "shelf/v1/S1/prices", obj)
 
     def acks(ref):
         hq.poll()

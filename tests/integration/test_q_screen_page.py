@@ -34,11 +34,9 @@ import zlib
 
 import harness as H
 
-SERVER = H.REPO / "scripts" / "screen-server"
 BROWSER_TIMEOUT = 60    # one chromium run (normally ~3 s)
 BUDGET_MS = 3000        # virtual time given to the page
 IMAGE_SEEN = []
-NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
 
 
 def png(w, h):
@@ -152,38 +150,10 @@ def http(method, url, body=None, timeout=10):
     req = urllib.request.Request(url, data=data, method=method,
                                  headers={"Content-Type": "application/json"} if data else {})
     try:
-        with NO_PROXY.open(req, timeout=timeout) as r:
+        with H.NO_PROXY.open(req, timeout=timeout) as r:
             return r.status, r.headers, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.headers, e.read()
-
-
-class Screen:
-    """One scripts/screen-server process."""
-
-    def __init__(self, ctx, name, *args):
-        self.ctx = ctx
-        self.out = ctx.path(name + ".out")
-        self.logpath = ctx.path(name + ".log")
-        ctx.logs.append(("screen-server " + name, str(self.out)))
-        with open(self.out, "wb") as f:
-            self.proc = ctx.spawn(name, ["python3", str(SERVER), "--port", "0", "--log",
-                                         str(self.logpath)] + list(args), order=10,
-                                  stdout=f, stderr=subprocess.STDOUT)
-
-        def listening():
-            if self.proc.poll() is not None:
-                raise H.Fail("screen-server %s exited with %s:\n%s"
-                             % (name, self.proc.returncode, H.tail(self.out, 15)))
-            for line in self.out.read_text(errors="replace").splitlines():
-                if line.startswith("screen-server: listening on http://127.0.0.1:"):
-                    return line.split()[-1]
-            return None
-        self.url = H.wait_until(listening, 10, "screen-server %s to listen" % name)
-        ctx.log("screen-server %s at %s", name, self.url)
-
-    def log(self):
-        return [json.loads(l) for l in self.logpath.read_text().splitlines() if l.strip()]
 
 
 def content(version, headline, items, kind="recs"):
@@ -266,8 +236,8 @@ def run(ctx):
 
 
 def scenario(ctx, exe, img_base):
-    s = Screen(ctx, "screen")
-    base = s.url.rstrip("/")
+    s = H.ScreenServer(ctx, "screen")
+    base = s.base.rstrip("/")
 
     # --- the HTTP contract
     st, hd, body = http("GET", base + "/")
@@ -384,14 +354,14 @@ def scenario(ctx, exe, img_base):
             "screen.js was never served")
 
     # --- a broken screen (--fail) and a slow one (--delay-ms)
-    f = Screen(ctx, "screen-fail", "--fail")
-    st, _, _ = http("POST", f.url + "content", first)
+    f = H.ScreenServer(ctx, "screen-fail", ["--fail"])
+    st, _, _ = http("POST", f.base + "content", first)
     H.check(st == 500, "POST to a --fail screen -> %s, want 500" % st)
-    st, _, _ = http("GET", f.url + "content.json")
+    st, _, _ = http("GET", f.base + "content.json")
     H.check(st == 204, "a --fail screen stored the content (GET -> %s)" % st)
-    slow = Screen(ctx, "screen-slow", "--delay-ms", "400")
+    slow = H.ScreenServer(ctx, "screen-slow", ["--delay-ms", "400"])
     t = time.monotonic()
-    st, _, _ = http("POST", slow.url + "content", first)
+    st, _, _ = http("POST", slow.base + "content", first)
     slow_ms = (time.monotonic() - t) * 1000
     H.check(st == 200 and 400 <= slow_ms < 2000, "--delay-ms 400: %s after %.0f ms" % (st, slow_ms))
     r = slow.log()[-1]

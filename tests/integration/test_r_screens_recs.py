@@ -39,20 +39,13 @@ version under another id (at version); the same id again is "duplicate".
 set is still there and a sale gets the same picks on scr-ok with a version
 above the one it showed before.
 """
-import datetime
 import json
 import os
 import pty
-import signal
-import subprocess
 import time
 import tty
-import urllib.request
 
 import harness as H
-
-SERVER = H.REPO / "scripts" / "screen-server"
-NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
 
 TIMEOUT_MS = 1000          # screens.timeout_ms
 SLOW_DELAY_MS = 1500       # scr-slow answers later than that: every request times out
@@ -73,16 +66,6 @@ WANT_OK = [Z, Y, X, R]     # scr-ok, max_items 5 (W would be the 5th if lift <= 
 WANT_500 = [Z, Y]          # scr-500, max_items 2
 
 
-def iso(t=None):
-    t = time.time() if t is None else t
-    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc) \
-        .strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def parse_iso(s):
-    return datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
-
-
 def rule(ante, cons, conf, lift, support=0.01, headline=None):
     r = {"if": ante, "then": cons, "support": support, "confidence": conf, "lift": lift}
     if headline:
@@ -91,7 +74,7 @@ def rule(ante, cons, conf, lift, support=0.01, headline=None):
 
 
 def recs_set(set_id, version, rules, zones=None):
-    s = {"id": set_id, "issued_at": iso(), "version": version, "rules": rules}
+    s = {"id": set_id, "issued_at": H.iso(), "version": version, "rules": rules}
     if zones is not None:
         s["zones"] = zones
     return s
@@ -111,68 +94,6 @@ GOOD_RULES = [
 GOOD_ZONES = {"exit": {"headline": "Before you go", "items": [{"sku": Z}]}}
 
 
-def publish(ctx, broker, topic, payload):
-    path = ctx.path("payload.json")
-    path.write_bytes(payload if isinstance(payload, bytes) else payload.encode())
-    subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-q", "1", "-t", topic,
-                    "-f", str(path)], check=True, env=ctx.env, timeout=30)
-
-
-class Screen:
-    """One scripts/screen-server process (its --log parsed by posts())."""
-
-    def __init__(self, ctx, name, port=0, args=(), tag=""):
-        self.ctx = ctx
-        self.name = name
-        tag = name + tag
-        self.out = ctx.path(tag + ".out")
-        self.logpath = ctx.path(tag + ".log")
-        ctx.logs.append(("screen-server " + tag, str(self.out)))
-        with open(self.out, "wb") as f:
-            self.proc = ctx.spawn(tag, ["python3", str(SERVER), "--port", str(port), "--log",
-                                        str(self.logpath)] + list(args), order=12,
-                                  stdout=f, stderr=subprocess.STDOUT)
-
-        def listening():
-            if self.proc.poll() is not None:
-                raise H.Fail("screen-server %s exited with %s:\n%s"
-                             % (tag, self.proc.returncode, H.tail(self.out, 15)))
-            for line in self.out.read_text(errors="replace").splitlines():
-                if line.startswith("screen-server: listening on http://127.0.0.1:"):
-                    return line.split()[-1]
-            return None
-        self.base = H.wait_until(listening, 10, "screen-server %s to listen" % tag)
-        self.port = int(self.base.rstrip("/").rsplit(":", 1)[1])
-        ctx.log("screen-server %s at %s %s", tag, self.base, " ".join(args))
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-    def posts(self):
-        try:
-            text = self.logpath.read_text()
-        except FileNotFoundError:
-            return []
-        out = []
-        for line in text.splitlines():
-            if line.strip():
-                rec = json.loads(line)
-                if rec.get("method") == "POST" and rec.get("path") == "/content":
-                    out.append(rec)
-        return out
-
-    def content(self):
-        with NO_PROXY.open(self.base + "content.json", timeout=10) as r:
-            if r.status == 204:
-                return None
-            return json.loads(r.read().decode())
-
-
 class Till:
     """The POS: a pty whose slave shelfd reads (symlinked at @link); we write jsonl sales."""
 
@@ -185,7 +106,7 @@ class Till:
     def write(self, receipt, skus, kind="sale"):
         lines = [{"sku": s, "qty": 1, "unit_price": PRICES[s][1], "amount": PRICES[s][1]}
                  for s in skus]
-        rec = {"type": kind, "receipt": receipt, "till": "T1", "ts": iso(), "lines": lines,
+        rec = {"type": kind, "receipt": receipt, "till": "T1", "ts": H.iso(), "lines": lines,
                "total": sum(x["amount"] for x in lines)}
         data = (json.dumps(rec, separators=(",", ":")) + "\n").encode()
         t = time.time()
@@ -198,9 +119,9 @@ def run(ctx):
     broker.start()
     hq = H.HQ(ctx, broker)
     hq.start()
-    ok = Screen(ctx, "scr-ok")
-    slow = Screen(ctx, "scr-slow", args=["--delay-ms", str(SLOW_DELAY_MS)])
-    fail = Screen(ctx, "scr-500", args=["--fail"])
+    ok = H.ScreenServer(ctx, "scr-ok")
+    slow = H.ScreenServer(ctx, "scr-slow", args=["--delay-ms", str(SLOW_DELAY_MS)])
+    fail = H.ScreenServer(ctx, "scr-500", args=["--fail"])
     dead_port = H.free_port()
     till = Till(ctx)
     screens_cfg = [
@@ -230,11 +151,11 @@ def run(ctx):
 
     def send_and_ack(topic, payload, what):
         i = len(hq.poll().acks)
-        publish(ctx, broker, topic, payload)
+        H.publish(ctx, broker, topic, payload)
         return H.wait_until(lambda: acks_from(i), 15, "the ack of " + what)[0]
 
     # --- prices first, then the recommendation set
-    batch = {"id": "p1", "issued_at": iso(), "currency": "EUR",
+    batch = {"id": "p1", "issued_at": H.iso(), "currency": "EUR",
              "items": [{"sku": s, "price": p, "name": n} for s, (n, p) in PRICES.items()]}
     ack = send_and_ack("shelf/v1/S1/prices", json.dumps(batch), "price batch p1")
     H.check(ack.get("ref") == "p1" and ack.get("status") == "applied", "price batch ack %r" % ack)
@@ -279,7 +200,7 @@ def run(ctx):
                                 % (it["sku"], it["headline"],
                                    repr(Z_HEADLINE) if it["sku"] == Z else "none"))
         try:
-            ts = parse_iso(c.get("ts", ""))
+            ts = H.ms_of(c.get("ts", "")) / 1000
             if not t_write - 1 <= ts <= time.time() + 1:
                 problems.append("ts %s is not the time of the sale" % c.get("ts"))
         except (ValueError, AttributeError, TypeError):
@@ -409,7 +330,7 @@ def run(ctx):
     # --- scr-500 recovers: the newest content only, and an "ok" event
     fail.stop()
     t_back = time.time()
-    fixed = Screen(ctx, "scr-500", port=fail.port, tag="-fixed")
+    fixed = H.ScreenServer(ctx, "scr-500-fixed", port=fail.port)
     p = H.wait_until(lambda: [x for x in fixed.posts() if x["status"] == 200],
                      BACKOFF_MAX_MS / 1000 + TIMEOUT_MS / 1000 + 3,
                      "scr-500 to be sent content after it came back")[0]

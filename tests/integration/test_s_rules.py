@@ -27,11 +27,9 @@ on its own time (fires at its ts + 1h, before the newer one); an X stamped
 (d) the rejects above; (e) `shelfctl --json rules` lists the rules with
 windows, cancelled, late, fired counts, last_fired and the temporary price.
 """
-import datetime
 import json
 import os
 import pty
-import subprocess
 import time
 import tty
 
@@ -40,31 +38,6 @@ import harness as H
 H_MS = 3600 * 1000
 DAY_MS = 24 * H_MS
 GRACE_MS = 60000
-
-
-def iso(ms):
-    """Epoch ms -> RFC 3339 UTC with milliseconds (shelfd's format)."""
-    return datetime.datetime.fromtimestamp(ms / 1000.0, datetime.timezone.utc) \
-        .strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def ms_of(s):
-    """RFC 3339 (UTC, with or without fraction) -> epoch ms; None for None."""
-    if s is None:
-        return None
-    d = datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
-    return int(round(d.timestamp() * 1000))
-
-
-def now_ms():
-    return int(time.time() * 1000)
-
-
-def publish(ctx, broker, topic, payload):
-    path = ctx.path("payload.json")
-    path.write_text(json.dumps(payload))
-    subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-q", "1", "-t", topic,
-                    "-f", str(path)], check=True, env=ctx.env, timeout=30)
 
 
 RULES = [
@@ -134,41 +107,41 @@ def run(ctx):
         """One sale of @sku stamped @ts (epoch ms) on till1; waits until HQ has it."""
         receipt[0] += 1
         r = "R-%d" % receipt[0]
-        rec = {"type": "sale", "receipt": r, "till": "T1", "ts": iso(ts),
+        rec = {"type": "sale", "receipt": r, "till": "T1", "ts": H.iso(ts),
                "lines": [{"sku": sku, "qty": 1, "unit_price": 100}], "total": 100}
         os.write(master, (json.dumps(rec) + "\n").encode())
         H.wait_until(lambda: hq.poll().by_receipt.get(r), 10, "sale %s (%s) at HQ" % (r, sku))
         return r
 
     # ---- a price for the temporary-price rule, then the rules
-    publish(ctx, broker, "shelf/v1/S1/prices", {
-        "id": "p-1", "issued_at": iso(now_ms()), "currency": "EUR",
+    H.publish(ctx, broker, "shelf/v1/S1/prices", {
+        "id": "p-1", "issued_at": H.iso(H.now_ms()), "currency": "EUR",
         "items": [{"sku": "P-1", "price": 500, "name": "Pears"}]})
     H.wait_until(lambda: price_of("P-1"), 10, "P-1 priced")
 
     def cmd(cid, version, rule_list):
-        return {"id": cid, "issued_at": iso(now_ms()), "action": "rules.set",
+        return {"id": cid, "issued_at": H.iso(H.now_ms()), "action": "rules.set",
                 "version": version, "rules": rule_list}
 
     def ack_of(ref):
         return H.wait_until(lambda: acks(ref), 10, "the ack of " + ref)[-1]
 
-    publish(ctx, broker, "shelf/v1/S1/cmd", cmd("rules-1", 1, RULES))
+    H.publish(ctx, broker, "shelf/v1/S1/cmd", cmd("rules-1", 1, RULES))
     a = ack_of("rules-1")
     H.check(a.get("status") == "applied" and a.get("version") == 1 and a.get("rules") == 5,
             "rules-1 (version 1, 5 rules): ack %r" % a)
     # (d) the same rules as version 2 (applied), then older / equal / invalid sets
-    publish(ctx, broker, "shelf/v1/S1/cmd", cmd("rules-2", 2, RULES))
+    H.publish(ctx, broker, "shelf/v1/S1/cmd", cmd("rules-2", 2, RULES))
     a = ack_of("rules-2")
     H.check(a.get("status") == "applied" and a.get("version") == 2, "rules-2: ack %r" % a)
-    publish(ctx, broker, "shelf/v1/S1/cmd", cmd("rules-old", 1, RULES[:1]))
+    H.publish(ctx, broker, "shelf/v1/S1/cmd", cmd("rules-old", 1, RULES[:1]))
     a = ack_of("rules-old")
     errs = a.get("errors") or []
     H.check(a.get("status") == "rejected" and len(errs) == 1 and errs[0].get("at") == "version"
             and "not newer" in errs[0].get("error", ""),
             "an older version (1 < 2) must be rejected at \"version\": ack %r" % a)
     ctx.log("older version rejected: %s", errs[0].get("error"))
-    publish(ctx, broker, "shelf/v1/S1/cmd", cmd("rules-2b", 2, RULES[:1]))
+    H.publish(ctx, broker, "shelf/v1/S1/cmd", cmd("rules-2b", 2, RULES[:1]))
     a = ack_of("rules-2b")
     errs = a.get("errors") or []
     H.check(a.get("status") == "rejected" and [e.get("at") for e in errs] == ["version"],
@@ -176,7 +149,7 @@ def run(ctx):
     bad = json.loads(json.dumps(RULES))
     bad[0]["unless"]["within"] = "25x"
     bad[4]["then"]["price"] = -5
-    publish(ctx, broker, "shelf/v1/S1/cmd", cmd("rules-bad", 9, bad))
+    H.publish(ctx, broker, "shelf/v1/S1/cmd", cmd("rules-bad", 9, bad))
     a = ack_of("rules-bad")
     at = sorted(e.get("at") for e in a.get("errors") or [])
     H.check(a.get("status") == "rejected" and at == ["rules[0].unless.within",
@@ -195,7 +168,7 @@ def run(ctx):
             rule_info("c-now", r).get("within_ms") is None, "c-now has no unless")
 
     # ---- (a) the 24 h boundary, +-1 s
-    t1 = now_ms() - 2000
+    t1 = H.now_ms() - 2000
     t0 = t1 + 1000
     sale("A-1", t1)                      # W2: window [t1, t1 + 24h)
     sale("A-1", t0)                      # W1: window [t0, t0 + 24h)
@@ -205,13 +178,13 @@ def run(ctx):
     H.check(x.get("windows") == 1 and x.get("cancelled") == 1 and x.get("fired") == 0,
             "after A@t1, A@t1+1s, B@t1+1s+24h-1s, B@t1+24h+1s no-b-24h must have 1 open window "
             "and 1 cancelled: %r" % x)
-    nd = ms_of(x.get("next_due"))
+    nd = H.ms_of(x.get("next_due"))
     H.check(nd in (t1 + DAY_MS, t1 + DAY_MS + GRACE_MS),
             "no-b-24h next_due %r: expected %s (t1 + 24h) or %s (+ grace)"
-            % (x.get("next_due"), iso(t1 + DAY_MS), iso(t1 + DAY_MS + GRACE_MS)))
+            % (x.get("next_due"), H.iso(t1 + DAY_MS), H.iso(t1 + DAY_MS + GRACE_MS)))
 
     # ---- (c) out of order, own timestamps, late
-    n = now_ms()
+    n = H.now_ms()
     sale("Y-1", n - 43000)   # U first: stamped 2 s after the W below, inside its 1 h
     sale("X-1", n - 45000)   # W arriving after its U: cancelled by the remembered U
     t_new = n
@@ -227,9 +200,9 @@ def run(ctx):
             % events("rule"))
 
     # ---- rules without unless: at once, on the sale's own time
-    t_c = now_ms() - 3000   # stamped 3 s ago: fires on its own time, 3 s late
+    t_c = H.now_ms() - 3000   # stamped 3 s ago: fires on its own time, 3 s late
     w0 = time.monotonic()
-    w_c = now_ms()
+    w_c = H.now_ms()
     sale("C-1", t_c)
     H.wait_until(lambda: fired("c-now") and fired("flash-c") and
                  [e for e in events("alert") if e.get("rule") == "c-now"], 10,
@@ -240,10 +213,10 @@ def run(ctx):
         H.check(len(ev) == 1, "%s fired %d times for one sale: %r" % (name, len(ev), ev))
         ev = ev[0]
         H.check(ev.get("action") == action and ev.get("source") == "rules" and
-                ms_of(ev.get("ts")) == t_c and ms_of(ev.get("trigger_ts")) == t_c and
+                H.ms_of(ev.get("ts")) == t_c and H.ms_of(ev.get("trigger_ts")) == t_c and
                 isinstance(ev.get("late_ms"), int) and abs(ev["late_ms"] - (w_c - t_c)) < 2000,
                 "%s: expected action %s, ts = trigger_ts = the sale's ts %s, late_ms about %d: "
-                "%r" % (name, action, iso(t_c), w_c - t_c, ev))
+                "%r" % (name, action, H.iso(t_c), w_c - t_c, ev))
     H.check(fired("c-now")[0].get("message") == "C-1 sold", "c-now message %r" % fired("c-now"))
     fl = fired("flash-c")[0]
     H.check(fl.get("sku") == "C-1" and fl.get("labels") == 0,
@@ -254,16 +227,16 @@ def run(ctx):
 
     # ---- a temporary price
     w0 = time.monotonic()
-    t_d = now_ms()
+    t_d = H.now_ms()
     sale("D-1", t_d)
     H.wait_until(lambda: fired("promo-p"), 10, "the promo-p rule event")
     p_lat = time.monotonic() - w0
     ev = fired("promo-p")[0]
-    until = ms_of(ev.get("until"))
+    until = H.ms_of(ev.get("until"))
     H.check(ev.get("action") == "price" and ev.get("sku") == "P-1" and ev.get("price") == 399
             and ev.get("previous") == 500 and until and abs(until - (t_d + 2 * H_MS)) < 5000,
             "promo-p event: expected price 399, previous 500, until ~%s: %r"
-            % (iso(t_d + 2 * H_MS), ev))
+            % (H.iso(t_d + 2 * H_MS), ev))
     p = price_of("P-1")
     H.check(p and p["price"] == 399, "P-1 during the temporary price: %r" % p)
     batch = p.get("batch_id", p.get("batch")) or ""
@@ -272,7 +245,7 @@ def run(ctx):
     tp = r.get("temp_prices") or []
     H.check(len(tp) == 1 and tp[0].get("sku") == "P-1" and tp[0].get("price") == 399 and
             tp[0].get("previous") == 500 and tp[0].get("rule") == "promo-p" and
-            ms_of(tp[0].get("until")) == until,
+            H.ms_of(tp[0].get("until")) == until,
             "`shelfctl rules` temp_prices: %r" % tp)
     ctx.note("rule latency (sale written -> rule event at HQ): c-now/flash-c %.0f ms, promo-p "
              "(price applied) %.0f ms" % (c_lat * 1000, p_lat * 1000))
@@ -284,9 +257,9 @@ def run(ctx):
     d.kill9()
     off1 = 12 * H_MS
     d.env.update(H.faketime_env(ctx, off1))
-    r0 = now_ms()
+    r0 = H.now_ms()
     d.start()
-    ctx.log("restarted under faketime +12 h (shelfd's clock %s)", iso(now_ms() + off1))
+    ctx.log("restarted under faketime +12 h (shelfd's clock %s)", H.iso(H.now_ms() + off1))
     H.wait_until(lambda: len(fired("no-y-1h")) >= 2 and
                  [e for e in fired("promo-p") if e.get("action") == "price_end"], 15,
                  "the two 1 h windows and the end of the temporary price after the +12 h restart")
@@ -294,19 +267,19 @@ def run(ctx):
     ys = fired("no-y-1h")
     H.check(len(ys) == 2, "no-y-1h fired %d times, expected 2 (X at -30 s and X now): %r"
             % (len(ys), ys))
-    H.check([ms_of(e.get("trigger_ts")) for e in ys] == [t_old, t_new] and
-            [ms_of(e.get("ts")) for e in ys] == [t_old + H_MS, t_new + H_MS],
+    H.check([H.ms_of(e.get("trigger_ts")) for e in ys] == [t_old, t_new] and
+            [H.ms_of(e.get("ts")) for e in ys] == [t_old + H_MS, t_new + H_MS],
             "no-y-1h firings must come in firing-time order, each at its own W's ts + 1h "
-            "(%s, %s): got %r" % (iso(t_old + H_MS), iso(t_new + H_MS),
+            "(%s, %s): got %r" % (H.iso(t_old + H_MS), H.iso(t_new + H_MS),
                                   [(e.get("ts"), e.get("trigger_ts")) for e in ys]))
     al = [e for e in events("alert") if e.get("rule") == "no-y-1h"]
     H.check(len(al) == 2, "no-y-1h alerts at HQ: %d, expected 2: %r" % (len(al), al))
     for e in ys:
-        due = ms_of(e["trigger_ts"]) + H_MS + GRACE_MS
+        due = H.ms_of(e["trigger_ts"]) + H_MS + GRACE_MS
         want = r0 + off1 - due
         H.check(isinstance(e.get("late_ms"), int) and abs(e["late_ms"] - want) < 15000,
                 "no-y-1h late_ms %r: expected about %d (ran at the restart, due %s)"
-                % (e.get("late_ms"), want, iso(due)))
+                % (e.get("late_ms"), want, H.iso(due)))
     H.check(not fired("no-b-24h"), "no-b-24h fired before its window ended: %r"
             % fired("no-b-24h"))
     pe = [e for e in fired("promo-p") if e.get("action") == "price_end"]
@@ -319,18 +292,18 @@ def run(ctx):
     H.check(not r.get("temp_prices"), "temp_prices after the end: %r" % r.get("temp_prices"))
     x = rule_info("no-b-24h", r)
     H.check(x.get("windows") == 1 and x.get("fired") == 0 and
-            ms_of(x.get("next_due")) == nd,
+            H.ms_of(x.get("next_due")) == nd,
             "no-b-24h after the +12 h restart: the window must still be open (kept in SQLite), "
-            "next_due %s: %r" % (iso(nd), x))
+            "next_due %s: %r" % (H.iso(nd), x))
 
     # ---- past t1 + 24h + grace: exactly one firing, at t1 + 24h
     H.check(d.stop() == 0, "shelfd exit status on SIGTERM (+12 h)")
     off2 = DAY_MS + 90000
     d.env.update(H.faketime_env(ctx, off2))
-    r0 = now_ms()
+    r0 = H.now_ms()
     d.start()
     ctx.log("restarted under faketime +24 h 90 s (shelfd's clock %s; W2's window judged at %s)",
-            iso(now_ms() + off2), iso(t1 + DAY_MS + GRACE_MS))
+            H.iso(H.now_ms() + off2), H.iso(t1 + DAY_MS + GRACE_MS))
     H.wait_until(lambda: fired("no-b-24h") and
                  [e for e in events("alert") if e.get("rule") == "no-b-24h"], 15,
                  "the no-b-24h firing and its alert after the +24 h restart")
@@ -341,10 +314,10 @@ def run(ctx):
     b = bs[0]
     late = r0 + off2 - (t1 + DAY_MS + GRACE_MS)
     H.check(b.get("action") == "alert" and b.get("source") == "rules" and
-            ms_of(b.get("ts")) == t1 + DAY_MS and ms_of(b.get("trigger_ts")) == t1 and
+            H.ms_of(b.get("ts")) == t1 + DAY_MS and H.ms_of(b.get("trigger_ts")) == t1 and
             b.get("message") == RULES[0]["then"]["message"],
             "no-b-24h firing: expected ts %s (t1 + 24h), trigger_ts %s (t1): %r"
-            % (iso(t1 + DAY_MS), iso(t1), b))
+            % (H.iso(t1 + DAY_MS), H.iso(t1), b))
     H.check(isinstance(b.get("late_ms"), int) and abs(b["late_ms"] - late) < 15000,
             "no-b-24h late_ms %r: expected about %d" % (b.get("late_ms"), late))
     al = [e for e in events("alert") if e.get("rule") == "no-b-24h"]
@@ -358,15 +331,15 @@ def run(ctx):
             "flash-c": (1, t_c), "promo-p": (1, t_d)}
     for name, (nf, last) in want.items():
         x = rule_info(name, r)
-        H.check(x.get("fired") == nf and ms_of(x.get("last_fired")) == last and
+        H.check(x.get("fired") == nf and H.ms_of(x.get("last_fired")) == last and
                 x.get("windows") == 0,
                 "`shelfctl rules` %s: expected fired %d, last_fired %s, no open window: %r"
-                % (name, nf, iso(last), x))
+                % (name, nf, H.iso(last), x))
     x = rule_info("no-b-24h", r)
-    lw = ms_of(x.get("last_fired_wall"))
+    lw = H.ms_of(x.get("last_fired_wall"))
     H.check(lw and abs(lw - (r0 + off2)) < 15000,
             "no-b-24h last_fired_wall %r: expected about %s (the restart, shelfd's clock)"
-            % (x.get("last_fired_wall"), iso(r0 + off2)))
+            % (x.get("last_fired_wall"), H.iso(r0 + off2)))
     total = len(events("rule"))
     H.check(total == 7, "rule events at HQ: %d, expected 7 (1 + 2 + 1 + 1 + promo price and "
             "price_end): %r" % (total, [(e.get("rule"), e.get("action")) for e in events("rule")]))

@@ -24,9 +24,6 @@ the next local midnight falls 1 h 45 min after the start (local time is
 15 s after the command) and the next midnight are in that order with room
 on both sides.
 """
-import datetime
-import json
-import subprocess
 import time
 
 import harness as H
@@ -36,35 +33,10 @@ MIN_MS = 60000
 SKU = "M-1"
 
 
-def iso(ms):
-    """Epoch ms -> RFC 3339 UTC with milliseconds (shelfd's format)."""
-    return datetime.datetime.fromtimestamp(ms / 1000.0, datetime.timezone.utc) \
-        .strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def ms_of(s):
-    """RFC 3339 (with or without fraction, any offset) -> epoch ms; None for None."""
-    if s is None:
-        return None
-    d = datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
-    return int(round(d.timestamp() * 1000))
-
-
-def now_ms():
-    return int(time.time() * 1000)
-
-
 def tz_midnight_at(midnight_ms):
     """A POSIX TZ string (no DST) in which @midnight_ms (a whole UTC minute) is 00:00 local."""
     off = (midnight_ms // MIN_MS) % 1440          # local = UTC - off minutes
     return "LOC+%d:%02d" % (off // 60, off % 60)
-
-
-def publish(ctx, broker, topic, payload):
-    path = ctx.path("payload.json")
-    path.write_text(json.dumps(payload))
-    subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-q", "1", "-t", topic,
-                    "-f", str(path)], check=True, env=ctx.env, timeout=30)
 
 
 def run(ctx):
@@ -73,9 +45,9 @@ def run(ctx):
     hq = H.HQ(ctx, broker, persistent=True)
     hq.start()
     # The next local midnight D1: 1 h 45 min from now, on a whole minute.
-    d1 = (now_ms() + 105 * MIN_MS) // MIN_MS * MIN_MS
+    d1 = (H.now_ms() + 105 * MIN_MS) // MIN_MS * MIN_MS
     tz = tz_midnight_at(d1)
-    ctx.note("TZ=%s: the next local midnight is %s (UTC)" % (tz, iso(d1)))
+    ctx.note("TZ=%s: the next local midnight is %s (UTC)" % (tz, H.iso(d1)))
     d = H.Shelfd(ctx, broker.port, env={"TZ": tz})
     d.start()
     H.wait_until(lambda: d.status()["hq"]["state"] == "connected", 10, "connected")
@@ -95,7 +67,7 @@ def run(ctx):
         rc, v = d.ctl("prices", "get", SKU, check=False)
         p = v["price"]["price"] if rc == 0 else None
         if p is not None and (not history or history[-1][1] != p):
-            history.append((now_ms(), p))
+            history.append((H.now_ms(), p))
         return p
 
     def md():
@@ -110,48 +82,48 @@ def run(ctx):
         clock, running @offset_ms ahead of ours). Returns the delay after planned, in ms."""
         end = time.monotonic() + timeout
         while True:
-            before = now_ms() + offset_ms
+            before = H.now_ms() + offset_ms
             p = price()
             if p == want:
                 H.check(before >= planned_ms - 50,
                         "%s: the price became %s at %s, before it was due at %s"
-                        % (what, want, iso(before), iso(planned_ms)))
+                        % (what, want, H.iso(before), H.iso(planned_ms)))
                 return max(0, before - planned_ms)
             if time.monotonic() > end:
                 raise H.Fail("%s: price %s, still not %s %.1f s after it was due at %s "
                              "(shelfd's clock); markdown %r"
-                             % (what, p, want, (before - planned_ms) / 1000.0, iso(planned_ms),
+                             % (what, p, want, (before - planned_ms) / 1000.0, H.iso(planned_ms),
                                 md()))
             time.sleep(0.02)
 
     # ---- the price, then the markdown command (broker up)
-    publish(ctx, broker, "shelf/v1/S1/prices", {
-        "id": "p-m1", "issued_at": iso(now_ms()), "currency": "EUR",
+    H.publish(ctx, broker, "shelf/v1/S1/prices", {
+        "id": "p-m1", "issued_at": H.iso(H.now_ms()), "currency": "EUR",
         "items": [{"sku": SKU, "price": 1000, "name": "Salad bowl"}]})
     H.wait_until(lambda: price() == 1000, 10, "M-1 priced 1000")
-    t_cmd = now_ms()
+    t_cmd = H.now_ms()
     exp = t_cmd + 2 * H_MS + 15000
     H.check(exp - H_MS < d1 - 10 * MIN_MS and exp > d1 + 10 * MIN_MS,
             "test set-up: expiry - 1 h %s, midnight %s, expiry %s out of order"
-            % (iso(exp - H_MS), iso(d1), iso(exp)))
-    publish(ctx, broker, "shelf/v1/S1/cmd", {
-        "id": "md-1", "issued_at": iso(t_cmd), "action": "markdown.set", "sku": SKU,
+            % (H.iso(exp - H_MS), H.iso(d1), H.iso(exp)))
+    H.publish(ctx, broker, "shelf/v1/S1/cmd", {
+        "id": "md-1", "issued_at": H.iso(t_cmd), "action": "markdown.set", "sku": SKU,
         "regular": 1000, "floor": 450, "max_changes_per_day": 2,
         "table": [{"hours_left": 3, "percent": 20}, {"hours_left": 2, "percent": 40},
                   {"hours_left": 1, "percent": 60}],
-        "lots": [{"lot": "L1", "expires_at": iso(exp), "quantity": 10}]})
+        "lots": [{"lot": "L1", "expires_at": H.iso(exp), "quantity": 10}]})
     a = H.wait_until(lambda: acks("md-1"), 10, "the markdown.set ack")[-1]
     # "next" in the ack: the contract does not say whether it is the step due at
     # once (20%, at the command's time) or the one after it (40% at expiry - 2 h).
     nx = a.get("next") or {}
-    at = ms_of(nx.get("at")) if nx.get("at") else None
+    at = H.ms_of(nx.get("at")) if nx.get("at") else None
     first = at is not None and abs(at - t_cmd) < 5000 and nx.get("price") == 800 \
         and nx.get("percent") == 20
     second = at == exp - 2 * H_MS and nx.get("price") == 600 and nx.get("percent") == 40
     H.check(a.get("status") == "applied" and a.get("sku") == SKU and nx.get("kind") == "set"
             and (first or second),
             "markdown.set ack: expected applied, next = set 800 (20%%) now or set 600 (40%%) at "
-            "%s: %r" % (iso(exp - 2 * H_MS), a))
+            "%s: %r" % (H.iso(exp - 2 * H_MS), a))
     ctx.note("the markdown.set ack's next is %s" % (
         "the step due at once (set 800, 20%)" if first else "the step after it (set 600, 40%)"))
     d800 = wait_price(800, t_cmd, 0, "the 20% step at the command", 5)
@@ -170,45 +142,45 @@ def run(ctx):
     H.check(m.get("price") == 600 and m.get("changes_today") == 2 and
             m.get("max_changes_per_day") == 2 and m.get("applied_price") == 600 and
             nx.get("kind") == "set" and nx.get("delayed") is True and
-            ms_of(nx.get("at")) == d1 and nx.get("price") == 450 and nx.get("percent") == 60 and
+            H.ms_of(nx.get("at")) == d1 and nx.get("price") == 450 and nx.get("percent") == 60 and
             nx.get("lot") == "L1",
             "after 2 changes the 60%% step (due %s) must wait for the next local day %s, "
-            "floored to 450: %r" % (iso(exp - H_MS), iso(d1), m))
+            "floored to 450: %r" % (H.iso(exp - H_MS), H.iso(d1), m))
     lots = m.get("lots") or []
-    H.check(len(lots) == 1 and lots[0].get("lot") == "L1" and ms_of(lots[0].get("expires_at"))
+    H.check(len(lots) == 1 and lots[0].get("lot") == "L1" and H.ms_of(lots[0].get("expires_at"))
             == exp and lots[0].get("quantity") == 10 and lots[0].get("live") is True,
             "lots %r" % lots)
 
     # ---- restart 8 s before midnight (after expiry - 1 h, same local day)
     H.check(d.stop() == 0, "shelfd exit status on SIGTERM")
-    off1 = (d1 - 8000) - now_ms()
+    off1 = (d1 - 8000) - H.now_ms()
     d.env.update(H.faketime_env(ctx, off1))
     d.start()
-    fake = now_ms() + off1
+    fake = H.now_ms() + off1
     ctx.log("restarted under faketime %+.0f s: shelfd's clock %s, expiry - 1 h was %s",
-            off1 / 1000.0, iso(fake), iso(exp - H_MS))
+            off1 / 1000.0, H.iso(fake), H.iso(exp - H_MS))
     H.check(fake > exp - H_MS, "test set-up: not past expiry - 1 h")
     H.check(price() == 600, "after the restart past expiry - 1 h the 60%% step must wait for the "
             "daily limit: price %s" % history[-1][1])
     m = md()
     nx = m.get("next") or {}
     H.check(m.get("changes_today") == 2 and nx.get("delayed") is True and
-            ms_of(nx.get("at")) == d1 and nx.get("price") == 450,
+            H.ms_of(nx.get("at")) == d1 and nx.get("price") == 450,
             "after the restart: expected changes_today 2, next delayed to %s at 450: %r"
-            % (iso(d1), m))
+            % (H.iso(d1), m))
     d450 = wait_price(450, d1, off1, "the delayed 60% step at midnight", 25)
     ctx.log("60%% step (floored 450) applied %d ms after local midnight", d450)
     H.check(d450 < 2000, "the delayed step came %d ms after midnight" % d450)
     m = md()
     nx = m.get("next") or {}
     H.check(m.get("changes_today") == 1 and nx.get("kind") == "restore" and
-            ms_of(nx.get("at")) == exp and nx.get("price") == 1000,
+            H.ms_of(nx.get("at")) == exp and nx.get("price") == 1000,
             "after midnight: expected changes_today 1, next = restore 1000 at %s: %r"
-            % (iso(exp), m))
+            % (H.iso(exp), m))
 
     # ---- restart 5 s before the lot expires: still 450, then back to regular
     H.check(d.stop() == 0, "shelfd exit status on SIGTERM (faketime)")
-    off2 = (exp - 5000) - now_ms()
+    off2 = (exp - 5000) - H.now_ms()
     d.env.update(H.faketime_env(ctx, off2))
     d.start()
     H.check(price() == 450, "before the lot's expiry the price must stay 450, got %s"
@@ -257,7 +229,7 @@ def run(ctx):
                                  "expected %r (%s)"
                                  % (i + 1, step, pct, p, e["due"], e["delayed"], delayed,
                                     "the daily limit moved it from %s to midnight"
-                                    % iso(exp - H_MS) if delayed else "on time"))
+                                    % H.iso(exp - H_MS) if delayed else "on time"))
         if step == "set":
             H.check(e["lot"] == "L1", "markdown event %d: lot %r" % (i + 1, e["lot"]))
         else:
@@ -266,20 +238,20 @@ def run(ctx):
         # (the first step: the command's issued_at, as the 20% mark was
         # before it), so the delayed step's due is expiry - 1 h, before the
         # midnight it was applied at
-        got_due = ms_of(e["due"])
+        got_due = H.ms_of(e["due"])
         if due is None:
             H.check(t_cmd - 60000 <= got_due <= t_cmd + 2000,
                     "markdown event 1: due %r, expected the command's time %s"
-                    % (e["due"], iso(t_cmd)))
+                    % (e["due"], H.iso(t_cmd)))
             dues.append(got_due - t_cmd)
         else:
             plan = exp - H_MS if delayed else due
             H.check(0 <= got_due - plan < 2000,
-                    "markdown event %d: due %r, expected %s" % (i + 1, e["due"], iso(plan)))
+                    "markdown event %d: due %r, expected %s" % (i + 1, e["due"], H.iso(plan)))
             if delayed:
-                H.check(ms_of(e["ts"]) >= d1, "the delayed step applied before midnight: %r" % e)
+                H.check(H.ms_of(e["ts"]) >= d1, "the delayed step applied before midnight: %r" % e)
             dues.append(got_due - plan)
-    H.check([ms_of(e["ts"]) for e in evs] == sorted(ms_of(e["ts"]) for e in evs),
+    H.check([H.ms_of(e["ts"]) for e in evs] == sorted(H.ms_of(e["ts"]) for e in evs),
             "markdown events out of order at HQ: %r" % [(e["seq"], e["ts"]) for e in evs])
     ctx.note("markdown events' due minus the planned time (ms): %s; due == ts: %s"
              % (dues, [e["due"] == e["ts"] for e in evs]))

@@ -31,18 +31,12 @@ interval ends; scr-exit (zone exit) receives nothing at all;
 last version for scr-dairy and pushes 0 / state never for scr-exit, the same
 counts the screen-servers logged.
 """
-import datetime
 import json
 import os
 import struct
-import subprocess
 import time
-import urllib.request
 
 import harness as H
-
-SERVER = H.REPO / "scripts" / "screen-server"
-NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
 
 CHIP, LINE_A, LINE_B = "gpiochip0", 17, 18
 RISING, FALLING = 1, 2
@@ -64,59 +58,6 @@ WANT_ITEMS = [{"sku": MILK, "name": PRICES[MILK][0], "price": PRICES[MILK][1],
 # entries per 1-minute interval, and whether that interval's end pushes
 PLAN = [(12, True), (13, False), (30, True), (0, False), (5, False), (10, True)]
 QUIET_S = 0.5    # how long a screen is watched for a push that must not come
-
-
-def iso(t=None):
-    t = time.time() if t is None else t
-    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc) \
-        .strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def parse_iso(s):
-    return datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
-
-
-def publish(ctx, broker, topic, payload):
-    path = ctx.path("payload.json")
-    path.write_text(payload)
-    subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-q", "1", "-t", topic,
-                    "-f", str(path)], check=True, env=ctx.env, timeout=30)
-
-
-class Screen:
-    """One scripts/screen-server (its --log read by posts())."""
-
-    def __init__(self, ctx, name):
-        self.name = name
-        self.out = ctx.path(name + ".out")
-        self.logpath = ctx.path(name + ".log")
-        ctx.logs.append(("screen-server " + name, str(self.out)))
-        with open(self.out, "wb") as f:
-            self.proc = ctx.spawn(name, ["python3", str(SERVER), "--port", "0", "--log",
-                                         str(self.logpath)], order=12,
-                                  stdout=f, stderr=subprocess.STDOUT)
-
-        def listening():
-            if self.proc.poll() is not None:
-                raise H.Fail("screen-server %s exited with %s:\n%s"
-                             % (name, self.proc.returncode, H.tail(self.out, 15)))
-            for line in self.out.read_text(errors="replace").splitlines():
-                if line.startswith("screen-server: listening on http://127.0.0.1:"):
-                    return line.split()[-1]
-            return None
-        self.base = H.wait_until(listening, 10, "screen-server %s to listen" % name)
-
-    def posts(self):
-        try:
-            text = self.logpath.read_text()
-        except FileNotFoundError:
-            return []
-        return [r for r in (json.loads(x) for x in text.splitlines() if x.strip())
-                if r.get("method") == "POST" and r.get("path") == "/content"]
-
-    def content(self):
-        with NO_PROXY.open(self.base + "content.json", timeout=10) as r:
-            return None if r.status == 204 else json.loads(r.read().decode())
 
 
 class Door:
@@ -152,8 +93,8 @@ def run(ctx):
     broker.start()
     hq = H.HQ(ctx, broker)
     hq.start()
-    dairy = Screen(ctx, "scr-dairy")
-    exit_ = Screen(ctx, "scr-exit")
+    dairy = H.ScreenServer(ctx, "scr-dairy")
+    exit_ = H.ScreenServer(ctx, "scr-exit")
     gpio = ctx.path("gpio")
     (gpio / CHIP).mkdir(parents=True)
     devices = [
@@ -175,14 +116,14 @@ def run(ctx):
 
     def send_and_ack(topic, payload, what):
         i = len(hq.poll().acks)
-        publish(ctx, broker, topic, payload)
+        H.publish(ctx, broker, topic, payload)
         return H.wait_until(lambda: hq.poll().acks[i:], 15, "the ack of " + what)[0]
 
-    batch = {"id": "p1", "issued_at": iso(), "currency": "EUR",
+    batch = {"id": "p1", "issued_at": H.iso(), "currency": "EUR",
              "items": [{"sku": s, "price": p, "name": n} for s, (n, p) in PRICES.items()]}
     ack = send_and_ack("shelf/v1/S1/prices", json.dumps(batch), "price batch p1")
     H.check(ack.get("ref") == "p1" and ack.get("status") == "applied", "price batch ack %r" % ack)
-    recs = {"id": "r-1", "issued_at": iso(), "version": 1, "rules": [],
+    recs = {"id": "r-1", "issued_at": H.iso(), "version": 1, "rules": [],
             "zones": {"dairy": {"headline": HEADLINE, "items": ZONE_ITEMS}}}
     ack = send_and_ack("shelf/v1/S1/recs", json.dumps(recs), "recs set r-1")
     H.check(ack.get("ref") == "r-1" and ack.get("status") == "applied" and ack.get("zones") == 1,
@@ -201,7 +142,7 @@ def run(ctx):
 def drive(ctx, d, hq, dairy, exit_, door, t_start):
     # Store time starts at the whole minute after next (UTC: intervals are whole minutes).
     m0 = (int(time.time()) // 60 + 2) * 60 * 1000
-    ctx.log("store time: interval 1 starts %s", iso(m0 / 1000))
+    ctx.log("store time: interval 1 starts %s", H.iso(m0))
 
     def beam():
         for s in d.ctl("sensors")[1]["sensors"]:
@@ -214,8 +155,7 @@ def drive(ctx, d, hq, dairy, exit_, door, t_start):
         for ev in hq.poll().first.values():
             if ev.get("type") == "footfall" and ev.get("source") == "dairy-beam" \
                     and ev.get("period") == "interval" \
-                    and abs(parse_iso(ev.get("from", "1970-01-01T00:00:00Z")) * 1000
-                            - frm_ms) < 1:
+                    and abs(H.ms_of(ev.get("from", "1970-01-01T00:00:00Z")) - frm_ms) < 1:
                 return ev
         return None
 
@@ -238,7 +178,7 @@ def drive(ctx, d, hq, dairy, exit_, door, t_start):
                             "with the price table's names and prices; %s has no price)"
                             % (json.dumps(c.get("items")), json.dumps(WANT_ITEMS), CHEESE))
         try:
-            ts = parse_iso(c.get("ts", ""))
+            ts = H.ms_of(c.get("ts", "")) / 1000
             if not t_end - 1 <= ts <= time.time() + 1:
                 problems.append("ts %s is not the time the push was made" % c.get("ts"))
         except (ValueError, AttributeError, TypeError):
@@ -253,7 +193,7 @@ def drive(ctx, d, hq, dairy, exit_, door, t_start):
         prev = PLAN[k - 1][0] if k else 0
         frm = m0 + k * 60000
         ev = H.wait_until(lambda: footfall(frm), 10, "HQ's footfall event of interval %d (%s)"
-                          % (k + 1, iso(frm / 1000)))
+                          % (k + 1, H.iso(frm)))
         H.check(ev.get("in") == n and ev.get("zone") == "dairy",
                 "footfall event of interval %d: in %r zone %r, expected in %d zone dairy (%r)"
                 % (k + 1, ev.get("in"), ev.get("zone"), n, ev))
