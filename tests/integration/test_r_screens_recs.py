@@ -38,6 +38,11 @@ version under another id (at version); the same id again is "duplicate".
 `shelfctl recs` still shows the first set. After a restart of shelfd the
 set is still there and a sale gets the same picks on scr-ok with a version
 above the one it showed before.
+
+A rules.set with two screen actions (one with a headline only, one with
+items, one of them unpriced) then puts the rule's own content (kind
+"rule") on the exit screen after the sales that trigger them, and HQ gets
+their "rule" events.
 """
 import json
 import os
@@ -419,9 +424,55 @@ def run(ctx):
             "`shelfctl screens` scr-ok after the restart: %r" % s)
     H.check("scr-ok" not in {e.get("screen") for e in screen_events()},
             "a screen event for scr-ok, which never failed (after the restart)")
+
+    # --- a local rule's screen action: its own content (kind "rule") to the zone's screens
+    rules_cmd = {"id": "c-rules-1", "issued_at": H.iso(), "action": "rules.set", "version": 1,
+                 "rules": [
+                     {"name": "q-headline", "when": {"event": "sale", "where": {"sku": Q}},
+                      "then": {"action": "screen", "zone": "exit",
+                               "headline": "Ask our staff about cinnamon"}},
+                     {"name": "r-items", "when": {"event": "sale", "where": {"sku": R}},
+                      "then": {"action": "screen", "zone": "exit", "headline": "Ripe today",
+                               "items": [{"sku": R, "headline": "from Ecuador"},
+                                         {"sku": V}]}}]}
+    ack = send_and_ack("shelf/v1/S1/cmd", rules_cmd, "rules.set c-rules-1")
+    H.check(ack.get("status") == "applied" and ack.get("rules") == 2,
+            "rules.set ack %r, expected applied with 2 rules" % ack)
+
+    def rule_content(receipt, skus, prev_version):
+        n0 = len(ok.posts())
+        till.write(receipt, skus)
+        p = H.wait_until(lambda: ([x for x in ok.posts()[n0:] if x.get("status") == 200]
+                                  or [None])[-1], 5, "scr-ok to get the rule's content")
+        time.sleep(0.3)  # a recommendation push would come in the same turn
+        c = ok.content()
+        H.check(c and c.get("version") > prev_version and c.get("kind") == "rule"
+                and c.get("zone") == "exit" and c.get("screen") == "scr-ok",
+                "scr-ok after %s: expected kind rule, zone exit, a newer version: %r"
+                % (receipt, c))
+        return c, p
+
+    c, _ = rule_content("R-1006", [Q], v3)
+    H.check(c.get("headline") == "Ask our staff about cinnamon" and c.get("items") == [],
+            "the headline-only rule content: %r" % c)
+    c, _ = rule_content("R-1007", [R], c["version"])
+    H.check(c.get("headline") == "Ripe today" and
+            [(i.get("sku"), i.get("name"), i.get("price"), i.get("headline"))
+             for i in c.get("items", [])] == [(R, PRICES[R][0], PRICES[R][1], "from Ecuador")],
+            "the rule content with items (V has no price, left out): %r" % c)
+    def rule_events():
+        hq.poll()
+        return [e for e in hq.counter.first.values()
+                if e.get("type") == "rule" and e.get("action") == "screen"]
+    H.wait_until(lambda: len(rule_events()) >= 2, 10, "two rule events with action screen at HQ")
+    rev = rule_events()
+    H.check(sorted(e.get("rule") for e in rev) == ["q-headline", "r-items"] and
+            all(e.get("zone") == "exit" and e.get("screens") == 1 for e in rev),
+            "rule events for the screen actions (zone exit, 1 screen): %r" % rev)
+
     H.check(not hq.counter.bad, "bad messages at HQ: %r" % hq.counter.bad[:3])
     H.check(d.stop() == 0, "shelfd exit status")
-    return ("picks [Z,Y,X,R] on scr-ok in %.0f / %.0f / %.0f ms (bound %.0f) with "
+    return ("rule screen actions (headline only; items priced) on scr-ok; picks [Z,Y,X,R] on scr-ok in %.0f / %.0f / %.0f ms (bound %.0f) with "
             "slow/dead/500 failing; failing + ok events; newest-only recovery; 5 rejects + "
             "duplicate; set and picks survive a restart"
             % (lat1 * 1000, lat2 * 1000, lat3 * 1000, LATENCY_BOUND_S * 1000))
