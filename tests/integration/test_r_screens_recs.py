@@ -39,7 +39,8 @@ version under another id (at version); the same id again is "duplicate".
 set is still there and a sale gets the same picks on scr-ok with a version
 above the one it showed before.
 
-A rules.set with two screen actions (one with a headline only, one with
+When HQ changes the price of a product on the screen, the screen gets the
+same content again with the new price and name. A rules.set with two screen actions (one with a headline only, one with
 items, one of them unpriced) then puts the rule's own content (kind
 "rule") on the exit screen after the sales that trigger them, and HQ gets
 their "rule" events.
@@ -425,6 +426,24 @@ def run(ctx):
     H.check("scr-ok" not in {e.get("screen") for e in screen_events()},
             "a screen event for scr-ok, which never failed (after the restart)")
 
+    # --- HQ changes the price of a product on screen: the screen gets it again, repriced
+    n0 = len(ok.posts())
+    batch = {"id": "p2", "issued_at": H.iso(), "currency": "EUR",
+             "items": [{"sku": Y, "price": 999, "name": "Blueberries 250 g (new crop)"}]}
+    ack = send_and_ack("shelf/v1/S1/prices", json.dumps(batch), "price batch p2")
+    H.check(ack.get("status") == "applied", "price batch p2 ack %r" % ack)
+    H.wait_until(lambda: [x for x in ok.posts()[n0:] if x.get("status") == 200], 5,
+                 "scr-ok to get its content again after Y's price changed")
+    c = ok.content()
+    got = [(i.get("sku"), i.get("name"), i.get("price")) for i in c.get("items", [])]
+    want = [(k, PRICES[k][0], PRICES[k][1]) for k in WANT_OK]
+    want[1] = (Y, "Blueberries 250 g (new crop)", 999)
+    H.check(c.get("kind") == "recs" and c.get("receipt") == "R-1005" and c["version"] > v3
+            and got == want,
+            "scr-ok after Y's price change: expected the same picks with Y at 999, a newer "
+            "version: %r" % c)
+    v3 = c["version"]
+
     # --- a local rule's screen action: its own content (kind "rule") to the zone's screens
     rules_cmd = {"id": "c-rules-1", "issued_at": H.iso(), "action": "rules.set", "version": 1,
                  "rules": [
@@ -472,7 +491,8 @@ def run(ctx):
 
     H.check(not hq.counter.bad, "bad messages at HQ: %r" % hq.counter.bad[:3])
     H.check(d.stop() == 0, "shelfd exit status")
-    return ("rule screen actions (headline only; items priced) on scr-ok; picks [Z,Y,X,R] on scr-ok in %.0f / %.0f / %.0f ms (bound %.0f) with "
+    return ("repriced on a price change; rule screen actions (headline only; items priced) on "
+            "scr-ok; picks [Z,Y,X,R] on scr-ok in %.0f / %.0f / %.0f ms (bound %.0f) with "
             "slow/dead/500 failing; failing + ok events; newest-only recovery; 5 rejects + "
             "duplicate; set and picks survive a restart"
             % (lat1 * 1000, lat2 * 1000, lat3 * 1000, LATENCY_BOUND_S * 1000))
