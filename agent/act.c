@@ -76,19 +76,10 @@ struct temp_price {
 	int64_t price;
 	int64_t prev_price, prev_regular, prev_promo_until;
 	int64_t until_ms;
+	int64_t retry_ms; /* a failed restore is tried again then (not saved) */
 };
 
-/*
- * A price action waiting for its own loop turn: it commits (the price with
- * its event), which must not happen in the middle of whatever recorded the
- * event that fired it.
- */
-struct deferred_price {
-	char rule[RULES_NAME_MAX + 1];
-	char sku[PRICE_SKU_MAX + 1];
-	int64_t price, until_ms, at_ms, trigger_ms, due_ms;
-};
-#define ACT_DEFER_MAX 64
+#define ACT_CHANGED_MAX 256 /* SKUs whose labels and screens follow at the next turn */
 
 struct md_state_blob {
 	uint32_t magic;
@@ -121,9 +112,13 @@ struct act {
 	/* temporary prices */
 	struct temp_price temp[ACT_TEMP_MAX];
 	size_t n_temp;
-	struct deferred_price defer[ACT_DEFER_MAX];
-	size_t n_defer;
-	uint64_t defer_dropped;
+	/*
+	 * SKUs a rule's price action changed in the middle of some turn: their
+	 * labels and screens follow on the timer, in a turn of their own (the
+	 * price itself is in the transaction of the firing).
+	 */
+	char changed[ACT_CHANGED_MAX][PRICE_SKU_MAX + 1];
+	size_t n_changed;
 	/* markdown */
 	struct md_sku *md;
 	size_t n_md;
@@ -167,6 +162,22 @@ static int meta_put(struct act *a, const char *key, const void *val, size_t len)
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
 	if (rc)
 		log_err("act: cannot store %s: %s", key, sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int meta_del(struct act *a, const char *key)
+{
+	sqlite3 *db = store_db(a->d->store);
+	sqlite3_stmt *st = NULL;
+	int rc = store_begin(a->d->store);
+
+	if (rc < 0)
+		return rc;
+	if (sqlite3_prepare_v2(db, "DELETE FROM meta WHERE key = ?1", -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -252,6 +263,7 @@ static int price_write(struct act *a, const struct price_row *row, const char *i
 }
 
 static void screens_reprice(struct act *a, const char *sku);
+static struct md_sku *md_find(struct act *a, const char *sku);
 
 /* After a committed price change of @sku: its labels and screens follow. */
 static void price_changed(struct act *a, const char *sku)
@@ -259,6 +271,8 @@ static void price_changed(struct act *a, const char *sku)
 	labels_sku_changed(a->d->labels, sku);
 	shelfd_commit(a->d);
 	screens_reprice(a, sku);
+	if (md_find(a, sku))
+		a->md_rerun = true; /* a temporary price came or went: plan it again */
 }
 
 /* ---- screens ---- */
@@ -641,57 +655,73 @@ static void flash_one(void *arg, const struct label_row *r)
 		f->n++;
 }
 
-/* Action price: the temporary price, remembered to be restored at its end. */
-static int temp_price_set(struct act *a, const struct deferred_price *p, cJSON *ev, char *why,
+/*
+ * Action price: the temporary price, written in the open transaction (the
+ * one of the events that fired the rule: the firing, the price, its restore
+ * point and the "rule" event are committed together), remembered to be
+ * restored at its end. Returns 0 or -errno with @why.
+ */
+static int temp_price_set(struct act *a, const struct rules_fire *f, cJSON *ev, char *why,
 			  size_t whysz)
 {
+	const struct rules_action *act = &f->rule->then;
+	struct temp_price nt, *t;
 	struct price_row row;
-	struct temp_price *t;
 	size_t i;
 	int rc;
 
-	if (!price_of(a, p->sku, &row)) {
-		snprintf(why, whysz, "no price for %s: a temporary price needs one", p->sku);
+	if (!price_of(a, act->sku, &row)) {
+		snprintf(why, whysz, "no price for %s: a temporary price needs one", act->sku);
 		return -ENOENT;
 	}
 	cJSON_AddNumberToObject(ev, "previous", (double)row.price);
-	/* A second temporary price of the same SKU replaces the first; its restore point stays. */
-	for (i = 0; i < a->n_temp && strcmp(a->temp[i].sku, p->sku); i++)
+	for (i = 0; i < a->n_temp && strcmp(a->temp[i].sku, act->sku); i++)
 		;
 	if (i == a->n_temp && a->n_temp == ACT_TEMP_MAX) {
 		snprintf(why, whysz, "too many temporary prices running (%d)", ACT_TEMP_MAX);
 		return -ENOSPC;
 	}
-	t = &a->temp[i];
-	if (i == a->n_temp) {
-		memset(t, 0, sizeof(*t));
-		str_copy(t->sku, sizeof(t->sku), p->sku);
-		t->prev_price = row.price;
-		t->prev_regular = row.regular;
-		t->prev_promo_until = row.promo_until_ms;
+	memset(&nt, 0, sizeof(nt));
+	str_copy(nt.sku, sizeof(nt.sku), act->sku);
+	if (i < a->n_temp && !strcmp(row.batch_id, a->temp[i].batch)) {
+		/* Still our temporary price: the new one restores what the first one would. */
+		nt.prev_price = a->temp[i].prev_price;
+		nt.prev_regular = a->temp[i].prev_regular;
+		nt.prev_promo_until = a->temp[i].prev_promo_until;
+	} else {
+		/* Something else set the price since (HQ, a markdown): that is what comes back. */
+		nt.prev_price = row.price;
+		nt.prev_regular = row.regular;
+		nt.prev_promo_until = row.promo_until_ms;
 	}
-	str_copy(t->rule, sizeof(t->rule), p->rule);
-	snprintf(t->batch, sizeof(t->batch), "rule:%s:%lld", p->rule, (long long)now_wall_ms());
-	t->price = p->price;
-	t->until_ms = p->until_ms;
-	rc = shelfd_commit(a->d);
+	str_copy(nt.rule, sizeof(nt.rule), f->rule->name);
+	snprintf(nt.batch, sizeof(nt.batch), "rule:%s:%lld", f->rule->name,
+		 (long long)now_wall_ms());
+	nt.price = act->price;
+	nt.until_ms = f->until_ms;
+	rc = store_begin(a->d->store);
 	if (!rc)
-		rc = store_begin(a->d->store);
-	if (!rc)
-		rc = price_write(a, &row, t->batch, p->price,
-				 p->price < t->prev_price ? t->prev_price : t->prev_regular,
-				 p->until_ms);
+		rc = price_write(a, &row, nt.batch, act->price,
+				 act->price < nt.prev_price ? nt.prev_price : nt.prev_regular,
+				 f->until_ms);
 	if (rc <= 0) {
-		store_rollback(a->d->store);
 		if (rc == 0)
-			snprintf(why, whysz, "a newer price batch holds %s", p->sku);
+			snprintf(why, whysz, "a newer price batch holds %s", act->sku);
 		else
 			snprintf(why, whysz, "the price could not be stored (%s)", strerror(-rc));
 		return rc ? rc : -ESTALE;
 	}
+	t = &a->temp[i];
+	*t = nt;
 	if (i == a->n_temp)
 		a->n_temp++;
 	save_temp(a);
+	if (a->n_changed < ACT_CHANGED_MAX)
+		str_copy(a->changed[a->n_changed++], sizeof(a->changed[0]), act->sku);
+	else
+		log_warn("rule %s: too many price changes at once; the labels of %s follow at "
+			 "the next start",
+			 f->rule->name, act->sku);
 	return 0;
 }
 
@@ -710,39 +740,16 @@ static cJSON *rule_event(const char *rule, const char *action, int64_t trigger_m
 	return ev;
 }
 
-/* The price actions waiting for their turn. */
-static void run_deferred(struct act *a)
+/* The labels and screens of the SKUs the price actions changed (a turn of their own). */
+static void run_changed(struct act *a)
 {
-	int64_t now = now_wall_ms();
+	size_t n = a->n_changed;
 
-	a->in_action = true;
-	for (size_t i = 0; i < a->n_defer; i++) {
-		const struct deferred_price *p = &a->defer[i];
-		cJSON *ev = rule_event(p->rule, "price", p->trigger_ms, p->due_ms, now);
-		char why[160] = "";
-		bool ok;
-
-		if (!ev)
-			continue;
-		cJSON_AddStringToObject(ev, "sku", p->sku);
-		cJSON_AddNumberToObject(ev, "price", (double)p->price);
-		cJSON_AddItemToObject(ev, "until", json_ts_item(p->until_ms));
-		ok = temp_price_set(a, p, ev, why, sizeof(why)) == 0;
-		if (why[0]) {
-			cJSON_AddStringToObject(ev, "error", why);
-			log_warn("rule %s: %s", p->rule, why);
-		} else {
-			log_info("rule %s fired: %s at %lld until the end", p->rule, p->sku,
-				 (long long)p->price);
-		}
-		if (shelfd_emit(a->d, "rules", "rule", ev, p->at_ms) < 0)
-			log_warn("rule %s: firing not recorded", p->rule);
-		cJSON_Delete(ev);
-		if (shelfd_commit(a->d) == 0 && ok)
-			price_changed(a, p->sku);
-	}
-	a->n_defer = 0;
-	a->in_action = false;
+	if (!n || shelfd_commit(a->d) < 0)
+		return;
+	a->n_changed = 0;
+	for (size_t i = 0; i < n; i++)
+		price_changed(a, a->changed[i]);
 }
 
 /* Run one firing's action and record it ("rule" event, plus "alert" for alerts). */
@@ -751,25 +758,6 @@ static void run_fire(struct act *a, const struct rules_fire *f, int64_t now)
 	const struct rules_action *act = &f->rule->then;
 	cJSON *ev;
 
-	if (act->kind == RULES_PRICE) {
-		struct deferred_price *p;
-
-		if (a->n_defer == ACT_DEFER_MAX) {
-			a->defer_dropped++;
-			log_err("rule %s: too many price actions at once; this one is dropped",
-				f->rule->name);
-			return;
-		}
-		p = &a->defer[a->n_defer++];
-		str_copy(p->rule, sizeof(p->rule), f->rule->name);
-		str_copy(p->sku, sizeof(p->sku), act->sku);
-		p->price = act->price;
-		p->until_ms = f->until_ms;
-		p->at_ms = f->at_ms;
-		p->trigger_ms = f->trigger_ms;
-		p->due_ms = f->due_ms;
-		return;
-	}
 	ev = rule_event(f->rule->name, rules_action_name(act->kind), f->trigger_ms, f->due_ms, now);
 	if (!ev)
 		return;
@@ -805,8 +793,21 @@ static void run_fire(struct act *a, const struct rules_fire *f, int64_t now)
 		log_info("rule %s fired: %d label(s) of %s flash", f->rule->name, fc.n, act->sku);
 		break;
 	}
-	case RULES_PRICE:
+	case RULES_PRICE: {
+		char why[160] = "";
+
+		cJSON_AddStringToObject(ev, "sku", act->sku);
+		cJSON_AddNumberToObject(ev, "price", (double)act->price);
+		cJSON_AddItemToObject(ev, "until", json_ts_item(f->until_ms));
+		if (temp_price_set(a, f, ev, why, sizeof(why)) < 0) {
+			cJSON_AddStringToObject(ev, "error", why);
+			log_warn("rule %s: %s", f->rule->name, why);
+		} else {
+			log_info("rule %s fired: %s at %lld until %lld", f->rule->name, act->sku,
+				 (long long)act->price, (long long)f->until_ms);
+		}
 		break;
+	}
 	}
 	if (shelfd_emit(a->d, "rules", "rule", ev, f->at_ms) < 0)
 		log_warn("rule %s: firing not recorded", f->rule->name);
@@ -831,53 +832,68 @@ static void run_fires(struct act *a, const struct rules_fire *fires, size_t n, i
 /* Temporary prices whose end came: the price before, unless someone changed it since. */
 static void temp_prices_due(struct act *a, int64_t now)
 {
-	bool changed = false;
-
 	for (size_t i = 0; i < a->n_temp;) {
-		struct temp_price *t = &a->temp[i];
+		struct temp_price *t = &a->temp[i], done;
 		struct price_row row;
-		bool ours, restored = false;
+		bool priced, ours, restored = false;
 		char id[PRICE_ID_MAX + 1];
 		cJSON *ev;
+		int rc;
 
-		if (t->until_ms > now) {
+		if (t->until_ms > now || t->retry_ms > now) {
 			i++;
 			continue;
 		}
-		ours = price_of(a, t->sku, &row) && !strcmp(row.batch_id, t->batch);
+		/* One transaction: the price back, the "rule" event, the entry gone. */
+		if (shelfd_commit(a->d) < 0 || store_begin(a->d->store) < 0) {
+			t->retry_ms = now + ACT_RECHECK_MS;
+			i++;
+			continue;
+		}
+		priced = price_of(a, t->sku, &row);
+		ours = priced && !strcmp(row.batch_id, t->batch);
 		if (ours) {
 			snprintf(id, sizeof(id), "%.120s:end", t->batch);
-			if (shelfd_commit(a->d) == 0 && store_begin(a->d->store) == 0 &&
-			    price_write(a, &row, id, t->prev_price, t->prev_regular,
-					t->prev_promo_until > now ? t->prev_promo_until : 0) == 1)
-				restored = true;
+			rc = price_write(a, &row, id, t->prev_price, t->prev_regular,
+					 t->prev_promo_until > now ? t->prev_promo_until : 0);
+			if (rc < 0) {
+				store_rollback(a->d->store);
+				log_err("rule %s: the price of %s could not be restored (%s); "
+					"tried "
+					"again in a minute",
+					t->rule, t->sku, strerror(-rc));
+				t->retry_ms = now + ACT_RECHECK_MS;
+				i++;
+				continue;
+			}
+			restored = rc == 1;
 		}
+		done = *t;
+		a->temp[i] = a->temp[--a->n_temp];
+		save_temp(a);
 		ev = cJSON_CreateObject();
 		if (ev) {
-			cJSON_AddStringToObject(ev, "rule", t->rule);
+			cJSON_AddStringToObject(ev, "rule", done.rule);
 			cJSON_AddStringToObject(ev, "action", "price_end");
-			cJSON_AddStringToObject(ev, "sku", t->sku);
-			cJSON_AddNumberToObject(ev, "price",
-						(double)(restored ? t->prev_price : row.price));
+			cJSON_AddStringToObject(ev, "sku", done.sku);
+			if (restored || priced)
+				cJSON_AddNumberToObject(
+					ev, "price",
+					(double)(restored ? done.prev_price : row.price));
+			else
+				cJSON_AddNullToObject(ev, "price");
 			cJSON_AddBoolToObject(ev, "restored", restored);
 			a->in_action = true;
-			shelfd_emit(a->d, "rules", "rule", ev, t->until_ms);
+			shelfd_emit(a->d, "rules", "rule", ev, done.until_ms);
 			a->in_action = false;
 			cJSON_Delete(ev);
 		}
-		log_info("rule %s: temporary price of %s ended%s", t->rule, t->sku,
+		log_info("rule %s: temporary price of %s ended%s", done.rule, done.sku,
 			 restored ? ": previous price back"
-			 : ours	  ? " but could not be restored"
 				  : "; the price was changed since, left alone");
-		if (restored) {
-			shelfd_commit(a->d);
-			price_changed(a, t->sku);
-		}
-		a->temp[i] = a->temp[--a->n_temp];
-		changed = true;
+		if (shelfd_commit(a->d) == 0 && restored)
+			price_changed(a, done.sku);
 	}
-	if (changed)
-		save_temp(a);
 }
 
 /* Feed one recorded event to the rules. */
@@ -955,6 +971,46 @@ static int64_t md_due(const struct md_sku *m, const struct markdown_step *step, 
 	return now;
 }
 
+/* md_run's *next for a markdown that is over: every lot ended, nothing to restore. */
+#define MD_FINISHED INT64_MIN
+
+static bool md_finished(const struct md_sku *m, int64_t now)
+{
+	for (size_t j = 0; j < m->cfg.n_lots; j++) {
+		if (markdown_lot_live(&m->cfg, &m->st, j, now))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Forget the markdown @i (its command and state rows, in a transaction of
+ * their own), so SKUs marked down once do not take a slot for ever.
+ */
+static void md_remove(struct act *a, size_t i)
+{
+	char key[sizeof(META_MD_STATE) + PRICE_SKU_MAX + 1];
+	const char *sku = a->md[i].cfg.sku;
+	int rc = shelfd_commit(a->d);
+
+	snprintf(key, sizeof(key), META_MD_CFG "%s", sku);
+	if (!rc)
+		rc = meta_del(a, key);
+	snprintf(key, sizeof(key), META_MD_STATE "%s", sku);
+	if (!rc)
+		rc = meta_del(a, key);
+	if (!rc)
+		rc = shelfd_commit(a->d);
+	if (rc) {
+		store_rollback(a->d->store);
+		log_err("markdown %s: over, but its rows could not be removed; tried again later",
+			sku);
+		return;
+	}
+	log_info("markdown %s: every lot has ended; the markdown is over", sku);
+	a->md[i] = a->md[--a->n_md];
+}
+
 /* Apply the due steps of @m; the time of its next step into *@next (INT64_MAX: none). */
 static void md_run(struct act *a, struct md_sku *m, int64_t *next)
 {
@@ -969,8 +1025,11 @@ static void md_run(struct act *a, struct md_sku *m, int64_t *next)
 
 		if (!price_of(a, m->cfg.sku, &row))
 			return; /* no price (removed): nothing to mark down */
-		if (markdown_next(&m->cfg, &m->st, row.price, now, &step) == MARKDOWN_NONE)
+		if (markdown_next(&m->cfg, &m->st, row.price, now, &step) == MARKDOWN_NONE) {
+			if (md_finished(m, now))
+				*next = MD_FINISHED;
 			return;
+		}
 		if (step.at_ms > now) {
 			*next = step.at_ms;
 			return;
@@ -1028,12 +1087,17 @@ static void md_run_all(struct act *a, int64_t *next)
 {
 	*next = INT64_MAX;
 	a->md_rerun = false;
-	for (size_t i = 0; i < a->n_md; i++) {
+	for (size_t i = 0; i < a->n_md;) {
 		int64_t n;
 
 		md_run(a, &a->md[i], &n);
+		if (n == MD_FINISHED) {
+			md_remove(a, i);
+			continue;
+		}
 		if (n < *next)
 			*next = n;
+		i++;
 	}
 }
 
@@ -1048,7 +1112,7 @@ static void run_due(struct act *a)
 	if (a->rules && rules_next_deadline(a->rules) <= now &&
 	    rules_advance(a->rules, now, &fires, &n) == 0 && n)
 		run_fires(a, fires, n, now);
-	run_deferred(a);
+	run_changed(a);
 	temp_prices_due(a, now);
 	md_run_all(a, &next);
 	a->md_next_at = next;
@@ -1069,19 +1133,24 @@ static void arm(struct act *a)
 	int64_t now = now_wall_ms(), at = now + ACT_RECHECK_MS, delay;
 	bool any = a->n_temp || a->n_md;
 
-	if (a->rules && rules_next_deadline(a->rules) < at) {
-		at = rules_next_deadline(a->rules);
+	/* An open window is due maybe hours ahead: the timer looks every minute (clock steps). */
+	if (a->rules && rules_next_deadline(a->rules) != INT64_MAX) {
 		any = true;
+		if (rules_next_deadline(a->rules) < at)
+			at = rules_next_deadline(a->rules);
 	}
 	for (size_t i = 0; i < a->n_temp; i++) {
-		if (a->temp[i].until_ms < at)
-			at = a->temp[i].until_ms;
+		int64_t t = a->temp[i].until_ms > a->temp[i].retry_ms ? a->temp[i].until_ms
+								      : a->temp[i].retry_ms;
+
+		if (t < at)
+			at = t;
 	}
-	if (a->md_rerun || a->n_defer)
+	if (a->md_rerun || a->n_changed)
 		at = now;
 	if (a->md_next_at < at)
 		at = a->md_next_at;
-	if (!any && !a->md_rerun && !a->n_defer) {
+	if (!any && !a->md_rerun && !a->n_changed) {
 		loop_timer_del(a->d->loop, a->timer);
 		a->timer = 0;
 		return;

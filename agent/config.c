@@ -917,6 +917,14 @@ static void parse_device(struct config_errors *errs, const cJSON *o, const char 
 			    sizeof(d->url)) > 0)
 			check_url(errs, at, d->url);
 		get_uintv(errs, o, at, "max_items", 0, 1, 12, &d->max_items);
+		for (const char *z = d->zone; *z; z++) {
+			/* The zone goes into the screen's content as text. */
+			if ((unsigned char)*z < 0x20 || *z == 0x7f) {
+				path_key(path, at, "zone");
+				conf_err(errs, path, "must not contain control characters");
+				break;
+			}
+		}
 		get_tills(errs, o, at, d);
 		if (known && ok->name && !chars_ok(d->name, "_-")) {
 			/* The screen contract's "screen" field: no dots. */

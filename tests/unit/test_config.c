@@ -748,6 +748,10 @@ static void test_screen_tills(void **state)
 		   "$.devices[0].tills", "");
 	expect_one(f, "{'store_id':'S1','screens':{'backoff_min_ms':5000,'backoff_max_ms':1000}}",
 		   "$.screens.backoff_max_ms", "must not be below backoff_min_ms (5000)");
+	expect_one(f,
+		   "{'store_id':'S1','devices':[{'name':'s','kind':'screen','url':'http://x',"
+		   "'zone':'dairy\\tfront'}]}",
+		   "$.devices[0].zone", "must not contain control characters");
 	expect_one(f, "{'store_id':'S1','screens':{'timeout_ms':50}}", "$.screens.timeout_ms",
 		   "must be an integer 100..60000, got 50");
 	expect_one(f, "{'store_id':'S1','screens':{'zone_rise':5}}", "$.screens.zone_rise",
