@@ -225,6 +225,20 @@ static int srv_posts(const struct srv *v, struct post *out, int max)
 	return n;
 }
 
+/*
+ * The server logs a request after answering it, so the client can see the
+ * answer first: wait (up to 2 s) until @want requests are logged, then read them.
+ */
+static int srv_wait_posts(const struct srv *v, struct post *out, int max, int want)
+{
+	int64_t end = now_mono_ms() + 2000;
+	int n;
+
+	while ((n = srv_posts(v, out, max)) < want && now_mono_ms() < end)
+		usleep(5000);
+	return n;
+}
+
 static void url_of(char *buf, size_t sz, int port)
 {
 	pathf(buf, sz, "http://127.0.0.1:%d/content", port);
@@ -496,7 +510,7 @@ static void test_shown(void **state)
 	assert_int_equal(H.chgs[0].from, SCREEN_NEVER);
 	assert_int_equal(H.chgs[0].to, SCREEN_OK);
 	/* The screen validated the body: the version is in it, first. */
-	assert_int_equal(srv_posts(&v, p, 8), 1);
+	assert_int_equal(srv_wait_posts(&v, p, 8, 1), 1);
 	assert_int_equal(p[0].version, 7);
 	assert_int_equal(p[0].status, 200);
 	/* A second push goes on the kept-alive connection. */
@@ -550,7 +564,7 @@ static void test_four_screens(void **state)
 	print_message("healthy shown after %" PRId64 " ms\n", r->at - t0);
 	assert_int_equal(r->r.outcome, SCREEN_SHOWN);
 	assert_true(r->at - t0 < 100);
-	assert_int_equal(srv_posts(&v[HEALTHY], p, 64), 1);
+	assert_int_equal(srv_wait_posts(&v[HEALTHY], p, 64, 1), 1);
 	assert_true(p[0].t_arrival * 1000.0 - (double)wall0 < 100.0);
 
 	/* Mid-way, with the slow one busy and the others backing off: v2. */
@@ -600,7 +614,7 @@ static void test_four_screens(void **state)
 	assert_int_equal(r->r.http_code, 500);
 	assert_non_null(strstr(r->error, "HTTP 500: screen failure"));
 	/* Every attempt reached the broken one; v1 first, then only v2 (the newest). */
-	n = srv_posts(&v[BROKEN], p, 64);
+	n = srv_wait_posts(&v[BROKEN], p, 64, (int)count_results(BROKEN, -1));
 	assert_int_equal(n, count_results(BROKEN, -1));
 	for (k = 0; k < n; k++) {
 		r = nth_result(BROKEN, k);
@@ -677,7 +691,7 @@ static void test_coalesce(void **state)
 	assert_int_equal(H.recs[0].r.version, 1);
 	assert_int_equal(H.recs[1].r.version, 5);
 	assert_int_equal(H.recs[1].r.outcome, SCREEN_SHOWN);
-	assert_int_equal(srv_posts(&v, p, 8), 2);
+	assert_int_equal(srv_wait_posts(&v, p, 8, 2), 2);
 	assert_int_equal(p[0].version, 1);
 	assert_int_equal(p[1].version, 5);
 	assert_int_equal(health(0).attempts, 2);
@@ -714,7 +728,7 @@ static void test_rejected(void **state)
 	assert_int_equal(h.state, SCREEN_FAILING);
 	assert_false(h.pending || h.in_flight);
 	assert_string_equal(h.last_error, H.recs[0].error);
-	assert_int_equal(srv_posts(&v, p, 8), 1);
+	assert_int_equal(srv_wait_posts(&v, p, 8, 1), 1);
 
 	t1 = now_mono_ms();
 	assert_int_equal(screens_push(H.s, 0, 2, content(0, "1290")), 0);
@@ -769,7 +783,7 @@ static void test_stale(void **state)
 	assert_int_equal(h.attempts, 2);
 	assert_non_null(strstr(h.last_error, "HTTP 409"));
 	assert_int_equal(H.nchg, 1); /* a 409 is an answering screen: never -> ok */
-	assert_int_equal(srv_posts(&v, p, 8), 3);
+	assert_int_equal(srv_wait_posts(&v, p, 8, 3), 3);
 	assert_int_equal(p[1].version, 3);
 	assert_int_equal(p[1].status, 409);
 	assert_int_equal(p[2].version, 11);
