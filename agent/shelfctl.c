@@ -537,6 +537,10 @@ static void print_screens(const cJSON *d)
 {
 	const cJSON *o;
 
+	if (!cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(d, "screens"))) {
+		printf("no guide screens configured (devices of kind \"screen\")\n");
+		return;
+	}
 	printf("%-16s %-10s %-8s %-9s %-8s %-24s %s\n", "SCREEN", "ZONE", "STATE", "LATENCY",
 	       "PUSHES", "LAST SUCCESS", "LAST ERROR");
 	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(d, "screens"))
