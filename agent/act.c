@@ -45,14 +45,13 @@
 #define ACT_RECHECK_MS 60000 /* the timer looks again at least this often (clock steps) */
 #define ACT_MD_MAX 1000 /* SKUs with a markdown */
 #define ACT_TEMP_MAX 1000 /* temporary prices running */
-#define ACT_RULES_SAVE_MS 1000 /* window changes alone are saved at most this often */
 #define ACT_TYPES_MAX 64 /* distinct event types the rules look at */
 #define DEFAULT_HEADLINE "You may also like"
 #define MD_STATE_MAGIC 0x31444d53u /* "SMD1": the planner state blob's header */
 
 #define META_RECS "recs.set"
 #define META_RULES "rules.set"
-#define META_RULES_STATE "rules.state"
+#define META_RULES_ROW "rules.st." /* + rule name: that rule's windows and firings */
 #define META_TEMP "rules.temp"
 #define META_MD_CFG "md.cfg."
 #define META_MD_STATE "md.state."
@@ -134,15 +133,12 @@ struct act {
 	size_t n_ff;
 	int timer;
 	int64_t timer_at; /* wall ms the timer was armed for */
-	/* the rules' state on disk: see save_rules() */
-	bool rules_fired; /* a rule fired since the last save */
-	int64_t rules_saved_mono; /* monotonic ms of the last save */
-	int save_timer;
 };
 
 static void arm(struct act *a);
-static void on_save_timer(struct loop *l, void *arg);
-static void save_rules(struct act *a, bool force);
+static void save_rules(struct act *a);
+static int load_rule_rows(struct act *a, struct dynbuf *out);
+static void drop_rule_rows(struct act *a);
 
 /* ---- SQLite meta rows ---- */
 
@@ -817,15 +813,8 @@ static void run_fire(struct act *a, const struct rules_fire *f, int64_t now)
 static void run_fires(struct act *a, const struct rules_fire *fires, size_t n, int64_t now)
 {
 	a->in_action = true;
-	for (size_t i = 0; i < n; i++) {
-		/*
-		 * A firing that closed a window, or starts a cooldown, goes to disk
-		 * with this commit: after a crash it must not fire again.
-		 */
-		if (fires[i].rule->has_unless || fires[i].rule->cooldown_ms)
-			a->rules_fired = true;
+	for (size_t i = 0; i < n; i++)
 		run_fire(a, &fires[i], now);
-	}
 	a->in_action = false;
 }
 
@@ -1342,6 +1331,8 @@ static void done_content(void *arg, enum inbox_content kind, bool ok)
 	case INBOX_RULES:
 		if (ok) {
 			install_rules(a, a->pend_rules);
+			drop_rule_rows(a);
+			shelfd_commit(a->d); /* with every rule's row written afresh */
 			log_info("rules: set %s version %lld live: %zu rules", a->rules_id,
 				 (long long)a->rules_version, rules_count(a->rules));
 		} else {
@@ -1442,7 +1433,7 @@ static void load_all(struct act *a)
 
 		if (rules_parse(b.buf, b.len, &rs, errs, ref) == 0) {
 			install_rules(a, rs);
-			if (meta_get(a, META_RULES_STATE, &b) == 1 &&
+			if (load_rule_rows(a, &b) < 0 ||
 			    rules_state_load(a->rules, b.buf, b.len) < 0)
 				log_err("rules: the saved windows are not readable; starting "
 					"without them");
@@ -1523,9 +1514,8 @@ void shelfd_act_fini(struct shelfd *d)
 
 	if (!a)
 		return;
-	save_rules(a, true);
+	save_rules(a);
 	loop_timer_del(d->loop, a->timer);
-	loop_timer_del(d->loop, a->save_timer);
 	screens_free(a->screens);
 	for (size_t i = 0; i < a->n_scr; i++)
 		cJSON_Delete(a->scr[i].shown);
@@ -1539,50 +1529,83 @@ void shelfd_act_fini(struct shelfd *d)
 }
 
 /*
- * Write the rules' state (windows, last firings) into the open transaction.
- * A firing that closed a window or starts a cooldown is saved with the
- * commit of its events (after a crash it must not fire again); other changes
- * (windows opened or cancelled, counts and last firings of rules without
- * cooldown) at most once per ACT_RULES_SAVE_MS, because the state is
- * rewritten whole (it can be 100 KB with 1,000 rules, and the gateway's
- * flash should not take that per sale). A crash can so lose the windows
- * opened in the last second and the counts of that second.
+ * Write the rules' state into the open transaction, so it is committed with
+ * the events that changed it: one meta row per rule ("rules.st.NAME"), and
+ * only the rules that changed are written (a busy store changes a few rules
+ * per sale, not the whole state).
  */
-static void save_rules(struct act *a, bool force)
+static void save_rules(struct act *a)
 {
-	int64_t now = now_mono_ms();
-	struct dynbuf b;
+	char key[sizeof(META_RULES_ROW) + RULES_NAME_MAX + 1];
+	struct dynbuf row;
+	const struct rule_set *rs = rules_engine_rules(a->rules);
+	int rc = 0;
 
 	if (!a->rules || !rules_state_dirty(a->rules))
 		return;
-	if (!force && !a->rules_fired && now - a->rules_saved_mono < ACT_RULES_SAVE_MS) {
-		if (!a->save_timer)
-			a->save_timer = loop_timer_add(
-				a->d->loop, a->rules_saved_mono + ACT_RULES_SAVE_MS - now,
-				on_save_timer, a);
-		return;
+	dynbuf_init(&row, RULES_STATE_MAX);
+	for (size_t i = 0; rc == 0 && rs && i < rs->n_rules; i++) {
+		if (!rules_rule_dirty(a->rules, i))
+			continue;
+		dynbuf_reset(&row);
+		snprintf(key, sizeof(key), META_RULES_ROW "%s", rs->rules[i].name);
+		rc = rules_state_save_rule(a->rules, i, &row);
+		if (rc == 0)
+			rc = row.len ? meta_put(a, key, row.buf, row.len) : meta_del(a, key);
 	}
-	dynbuf_init(&b, RULES_STATE_MAX);
-	if (rules_state_save(a->rules, &b) < 0 ||
-	    meta_put(a, META_RULES_STATE, b.buf ? b.buf : "", b.len) < 0)
-		log_err("rules: the windows could not be saved");
-	dynbuf_free(&b);
-	a->rules_fired = false;
-	a->rules_saved_mono = now;
+	dynbuf_free(&row);
+	if (rc < 0)
+		log_err("rules: the windows could not be saved (%s)", strerror(-rc));
+	else
+		rules_state_mark_saved(a->rules);
 }
 
-static void on_save_timer(struct loop *l, void *arg)
+/* The saved rows of every rule, joined into one state for rules_state_load(). */
+static int load_rule_rows(struct act *a, struct dynbuf *out)
 {
-	struct act *a = arg;
+	sqlite3 *db = store_db(a->d->store);
+	sqlite3_stmt *st = NULL;
+	bool first = true;
+	int rc;
 
-	a->save_timer = 0;
-	shelfd_commit(a->d); /* which saves them (shelfd_act_flush) */
+	dynbuf_reset(out);
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key GLOB 'rules.st.*'", -1, &st,
+			       NULL) != SQLITE_OK)
+		return -EIO;
+	rc = dynbuf_adds(out, "{\"v\":1,\"rules\":[");
+	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		const void *p = sqlite3_column_blob(st, 0);
+		int n = sqlite3_column_bytes(st, 0);
+
+		if (!p || n <= 0)
+			continue;
+		if (!first)
+			rc = dynbuf_add(out, ",", 1);
+		if (rc == 0)
+			rc = dynbuf_add(out, p, (size_t)n);
+		first = false;
+	}
+	if (rc == 0)
+		rc = dynbuf_adds(out, "]}");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* A new rules.set is live: the rows of the old one go; every rule is written afresh. */
+static void drop_rule_rows(struct act *a)
+{
+	sqlite3 *db = store_db(a->d->store);
+
+	if (store_begin(a->d->store) < 0 ||
+	    sqlite3_exec(db, "DELETE FROM meta WHERE key GLOB 'rules.st.*'", NULL, NULL, NULL) !=
+		    SQLITE_OK)
+		log_err("rules: the old rules' rows could not be removed");
 }
 
 void shelfd_act_flush(struct shelfd *d)
 {
 	if (d->act)
-		save_rules(d->act, false);
+		save_rules(d->act);
 }
 
 void shelfd_act_event(struct shelfd *d, const char *source, const char *type, const cJSON *body,

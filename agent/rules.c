@@ -1448,6 +1448,7 @@ struct span {
 };
 
 struct rstate {
+	bool dirty; /* changed since its last save (rules_state_save_rule) */
 	bool has_last;
 	int64_t last_ms, last_wall_ms;
 	uint64_t fired, cancelled, suppressed, late, dropped;
@@ -1646,6 +1647,8 @@ int rules_engine_set(struct rules_engine *e, struct rule_set *rs)
 	e->n_out = 0;
 	e->n_windows = o;
 	e->dirty = true;
+	for (size_t i = 0; i < n; i++)
+		st[i].dirty = true; /* a new set: every rule's row is written afresh */
 	return 0;
 
 err_nomem:
@@ -1775,7 +1778,7 @@ static void fire(struct rules_engine *e, size_t r, int64_t at, int64_t trig, int
 		s->last_ms = at;
 	s->has_last = true;
 	s->last_wall_ms = now;
-	e->dirty = true;
+	e->dirty = s->dirty = true;
 }
 
 static void on_unless(struct rules_engine *e, size_t r, int64_t u, int64_t now)
@@ -1789,13 +1792,13 @@ static void on_unless(struct rules_engine *e, size_t r, int64_t u, int64_t now)
 		s->n_win -= j - i;
 		s->cancelled += j - i;
 		e->n_windows -= j - i;
-		e->dirty = true;
+		e->dirty = s->dirty = true;
 	}
 	if (quiet_prune(s, now - e->grace_ms))
-		e->dirty = true;
+		e->dirty = s->dirty = true;
 	if (u >= now - e->grace_ms) {
 		quiet_add(s, lo, u);
-		e->dirty = true;
+		e->dirty = s->dirty = true;
 	}
 }
 
@@ -1826,7 +1829,7 @@ static void window_open(struct rules_engine *e, size_t r, int64_t t)
 	s->win[i] = t;
 	s->n_win++;
 	e->n_windows++;
-	e->dirty = true;
+	e->dirty = s->dirty = true;
 }
 
 static void on_when(struct rules_engine *e, size_t r, int64_t t, int64_t now)
@@ -1942,7 +1945,7 @@ int rules_advance(struct rules_engine *e, int64_t now_ms, const struct rules_fir
 		uint32_t k;
 
 		if (quiet_prune(s, now_ms - e->grace_ms))
-			e->dirty = true;
+			e->dirty = s->dirty = true;
 		if (!s->n_win)
 			continue;
 		k = lower(s->win, s->n_win, now_ms - w - e->grace_ms + 1);
@@ -1952,7 +1955,7 @@ int rules_advance(struct rules_engine *e, int64_t now_ms, const struct rules_fir
 			memmove(s->win, s->win + k, (s->n_win - k) * sizeof(*s->win));
 			s->n_win -= k;
 			e->n_windows -= k;
-			e->dirty = true;
+			e->dirty = s->dirty = true;
 		}
 	}
 	qsort(e->out, e->n_out, sizeof(*e->out), fire_cmp);
@@ -1994,10 +1997,40 @@ bool rules_state_dirty(const struct rules_engine *e)
 
 /* ---- persistence ------------------------------------------------------- */
 
+/* Rule @i's entry {"name":..,"fp":..,...} appended to @d; nothing for a rule without state. */
+static int save_entry(const struct rules_engine *e, size_t i, struct dynbuf *d, bool comma)
+{
+	const struct rstate *s = &e->st[i];
+	int rc;
+
+	if (!s->has_last && !s->n_win && !s->n_quiet && !s->fired)
+		return 0;
+	rc = dynbuf_adds(d, comma ? ",{\"name\":" : "{\"name\":");
+	if (rc == 0)
+		rc = dynbuf_add_json_str(d, e->rs->rules[i].name);
+	if (rc == 0)
+		rc = dynbuf_addf(d, ",\"fp\":\"%016" PRIx64 "\",\"fired\":%" PRIu64,
+				 e->rs->rules[i].fp, s->fired);
+	if (rc == 0 && s->has_last)
+		rc = dynbuf_addf(d, ",\"last\":%" PRId64 ",\"last_wall\":%" PRId64, s->last_ms,
+				 s->last_wall_ms);
+	if (rc == 0)
+		rc = dynbuf_adds(d, ",\"windows\":[");
+	for (uint32_t j = 0; rc == 0 && j < s->n_win; j++)
+		rc = dynbuf_addf(d, "%s%" PRId64, j ? "," : "", s->win[j]);
+	if (rc == 0)
+		rc = dynbuf_adds(d, "],\"quiet\":[");
+	for (uint32_t j = 0; rc == 0 && j < s->n_quiet; j++)
+		rc = dynbuf_addf(d, "%s[%" PRId64 ",%" PRId64 "]", j ? "," : "", s->quiet[j].a,
+				 s->quiet[j].b);
+	if (rc == 0)
+		rc = dynbuf_adds(d, "]}");
+	return rc;
+}
+
 int rules_state_save(struct rules_engine *e, struct dynbuf *d)
 {
-	size_t start, nr;
-	bool first = true;
+	size_t start, nr, len;
 	int rc;
 
 	if (!e || !d)
@@ -2005,33 +2038,9 @@ int rules_state_save(struct rules_engine *e, struct dynbuf *d)
 	start = d->len;
 	nr = rules_count(e);
 	rc = dynbuf_adds(d, "{\"v\":1,\"rules\":[");
-	for (size_t i = 0; rc == 0 && i < nr; i++) {
-		const struct rstate *s = &e->st[i];
-
-		if (!s->has_last && !s->n_win && !s->n_quiet && !s->fired)
-			continue;
-		rc = dynbuf_adds(d, first ? "{\"name\":" : ",{\"name\":");
-		first = false;
-		if (rc == 0)
-			rc = dynbuf_add_json_str(d, e->rs->rules[i].name);
-		if (rc == 0)
-			rc = dynbuf_addf(d, ",\"fp\":\"%016" PRIx64 "\",\"fired\":%" PRIu64,
-					 e->rs->rules[i].fp, s->fired);
-		if (rc == 0 && s->has_last)
-			rc = dynbuf_addf(d, ",\"last\":%" PRId64 ",\"last_wall\":%" PRId64,
-					 s->last_ms, s->last_wall_ms);
-		if (rc == 0)
-			rc = dynbuf_adds(d, ",\"windows\":[");
-		for (uint32_t j = 0; rc == 0 && j < s->n_win; j++)
-			rc = dynbuf_addf(d, "%s%" PRId64, j ? "," : "", s->win[j]);
-		if (rc == 0)
-			rc = dynbuf_adds(d, "],\"quiet\":[");
-		for (uint32_t j = 0; rc == 0 && j < s->n_quiet; j++)
-			rc = dynbuf_addf(d, "%s[%" PRId64 ",%" PRId64 "]", j ? "," : "",
-					 s->quiet[j].a, s->quiet[j].b);
-		if (rc == 0)
-			rc = dynbuf_adds(d, "]}");
-	}
+	len = d->len;
+	for (size_t i = 0; rc == 0 && i < nr; i++)
+		rc = save_entry(e, i, d, d->len != len);
 	if (rc == 0)
 		rc = dynbuf_adds(d, "]}");
 	if (rc < 0) {
@@ -2040,8 +2049,44 @@ int rules_state_save(struct rules_engine *e, struct dynbuf *d)
 			d->buf[start] = '\0';
 		return rc;
 	}
+	for (size_t i = 0; i < nr; i++)
+		e->st[i].dirty = false;
 	e->dirty = false;
 	return 0;
+}
+
+bool rules_rule_dirty(const struct rules_engine *e, size_t i)
+{
+	return e && i < rules_count(e) && e->st[i].dirty;
+}
+
+int rules_state_save_rule(struct rules_engine *e, size_t i, struct dynbuf *d)
+{
+	size_t start;
+	int rc;
+
+	if (!e || !d || i >= rules_count(e))
+		return -EINVAL;
+	start = d->len;
+	rc = save_entry(e, i, d, false);
+	if (rc < 0) {
+		d->len = start;
+		if (d->buf)
+			d->buf[start] = '\0';
+		return rc;
+	}
+	e->st[i].dirty = false;
+	return 0;
+}
+
+void rules_state_mark_saved(struct rules_engine *e)
+{
+	for (size_t i = 0; e && i < rules_count(e); i++) {
+		if (e->st[i].dirty)
+			return;
+	}
+	if (e)
+		e->dirty = false;
 }
 
 /* A loaded entry, checked, before it is applied. */
@@ -2269,6 +2314,8 @@ int rules_state_load(struct rules_engine *e, const char *buf, size_t len)
 		l->win = NULL;
 		l->quiet = NULL;
 	}
+	for (size_t i = 0; i < rules_count(e); i++)
+		e->st[i].dirty = false;
 	e->dirty = false;
 	rc = 0;
 out:

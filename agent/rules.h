@@ -359,6 +359,21 @@ bool rules_state_dirty(const struct rules_engine *e);
 int rules_state_save(struct rules_engine *e, struct dynbuf *d);
 
 /*
+ * The same per rule, for a daemon that keeps one row per rule (so a change
+ * rewrites only that rule's state): rules_rule_dirty() says whether rule @i
+ * changed since its last save (all are after rules_engine_set(), none after
+ * rules_state_load()); rules_state_save_rule() appends its entry, one element
+ * of the "rules" array above ({"name":..,"fp":..,...}), to @d, or nothing
+ * when the rule has no state (the row can go), and clears its flag: 0,
+ * -EINVAL (no such rule), -EMSGSIZE / -ENOMEM (@d as it was). Once every
+ * dirty rule is saved, rules_state_mark_saved() clears rules_state_dirty().
+ * To restore, join the entries into {"v":1,"rules":[e1,e2,...]} for
+ * rules_state_load().
+ */
+bool rules_rule_dirty(const struct rules_engine *e, size_t i);
+int rules_state_save_rule(struct rules_engine *e, size_t i, struct dynbuf *d);
+void rules_state_mark_saved(struct rules_engine *e);
+/*
  * Restore a state saved by rules_state_save() into the engine's current
  * rules (call after rules_engine_set()). All or nothing: returns 0, -EINVAL
  * (not a state of this format: nothing changed) or -ENOMEM. Entries of rules

@@ -797,6 +797,66 @@ static void test_restart(void **state)
 	dynbuf_free(&d);
 }
 
+/* One row per rule: only the rules an event changed are dirty; their rows restore. */
+static void test_state_per_rule(void **state)
+{
+	static const char two[] =
+		CMD("{\"name\":\"crowd\",\"when\":{\"event\":\"footfall\"},\"unless\":{\"event\":"
+		    "\"sale\",\"within\":\"1h\"}," THEN_ALERT "},"
+		    "{\"name\":\"now\",\"when\":{\"event\":\"visit\"}," THEN_ALERT "}");
+	struct rules_engine *a = engine(two, -1), *b;
+	struct rules_info info;
+	struct dynbuf d, row;
+
+	dynbuf_init(&d, 1 << 20);
+	dynbuf_init(&row, 1 << 20);
+	/* A new set: every rule's row is to be written (rows of an older set go). */
+	assert_true(rules_rule_dirty(a, 0) && rules_rule_dirty(a, 1));
+	assert_int_equal(rules_state_save_rule(a, 0, &row), 0);
+	assert_int_equal(row.len, 0); /* no state: nothing, the row can go */
+	assert_int_equal(rules_state_save_rule(a, 1, &row), 0);
+	assert_int_equal(row.len, 0);
+	assert_false(rules_rule_dirty(a, 0) || rules_rule_dirty(a, 1));
+	rules_state_mark_saved(a);
+	assert_false(rules_state_dirty(a));
+
+	/* A footfall opens a window: only "crowd" changed. */
+	assert_int_equal(ev(a, "footfall", T0, NULL, T0), 0);
+	assert_true(rules_state_dirty(a));
+	assert_true(rules_rule_dirty(a, 0));
+	assert_false(rules_rule_dirty(a, 1));
+	assert_int_equal(rules_state_save_rule(a, 0, &row), 0);
+	rules_state_mark_saved(a);
+	assert_false(rules_state_dirty(a));
+	assert_non_null(strstr(row.buf, "\"name\":\"crowd\""));
+	/* A visit fires "now": only it changed. */
+	assert_int_equal(ev(a, "visit", T0 + 1000, NULL, T0 + 1000), 1);
+	assert_false(rules_rule_dirty(a, 0));
+	assert_true(rules_rule_dirty(a, 1));
+	assert_int_equal(dynbuf_adds(&d, "{\"v\":1,\"rules\":["), 0);
+	assert_int_equal(dynbuf_add(&d, row.buf, row.len), 0);
+	dynbuf_reset(&row);
+	assert_int_equal(rules_state_save_rule(a, 1, &row), 0);
+	assert_int_equal(dynbuf_adds(&d, ","), 0);
+	assert_int_equal(dynbuf_add(&d, row.buf, row.len), 0);
+	assert_int_equal(dynbuf_adds(&d, "]}"), 0);
+	assert_int_equal(rules_state_save_rule(a, 2, &row), -EINVAL);
+	rules_engine_free(a);
+
+	/* The rows joined restore both: the window fires on time, the firing is counted. */
+	b = engine(two, -1);
+	assert_int_equal(rules_state_load(b, d.buf, d.len), 0);
+	assert_false(rules_rule_dirty(b, 0) || rules_rule_dirty(b, 1));
+	assert_true(rules_info(b, 1, &info));
+	assert_int_equal(info.fired, 1);
+	assert_int_equal(rules_next_deadline(b), T0 + HOUR + GRACE);
+	assert_int_equal(adv(b, T0 + HOUR + GRACE), 1);
+	assert_string_equal(fires[0].rule->name, "crowd");
+	rules_engine_free(b);
+	dynbuf_free(&row);
+	dynbuf_free(&d);
+}
+
 static void test_state_carry_over(void **state)
 {
 	const char *v1 = CMD("{\"name\":\"a\"," WHEN_FF ",\"unless\":{\"event\":\"sale\","
@@ -1020,6 +1080,7 @@ int main(void)
 		cmocka_unit_test(test_cooldown),
 		cmocka_unit_test(test_actions),
 		cmocka_unit_test(test_restart),
+		cmocka_unit_test(test_state_per_rule),
 		cmocka_unit_test(test_state_carry_over),
 		cmocka_unit_test(test_state_bad),
 		cmocka_unit_test(test_perf_1000_rules),
