@@ -47,6 +47,7 @@
 #define ACT_TEMP_MAX 1000 /* temporary prices running */
 #define ACT_TYPES_MAX 64 /* distinct event types the rules look at */
 #define DEFAULT_HEADLINE "You may also like"
+#define NO_CURRENCY "XXX" /* ISO 4217's code for "no currency": content without a priced item */
 #define MD_STATE_MAGIC 0x31444d53u /* "SMD1": the planner state blob's header */
 
 #define META_RECS "recs.set"
@@ -301,7 +302,7 @@ static cJSON *content_new(struct act *a, size_t i, const char *kind, const char 
 	cJSON_AddStringToObject(c, "kind", kind);
 	cJSON_AddItemToObject(c, "ts", json_ts_item(now_wall_ms()));
 	cJSON_AddStringToObject(c, "headline", headline ? headline : "");
-	cJSON_AddStringToObject(c, "currency", currency && currency[0] ? currency : "XXX");
+	cJSON_AddStringToObject(c, "currency", currency && currency[0] ? currency : NO_CURRENCY);
 	cJSON_AddArrayToObject(c, "items");
 	return c;
 }
@@ -1120,13 +1121,14 @@ static void on_timer(struct loop *l, void *arg)
 static void arm(struct act *a)
 {
 	int64_t now = now_wall_ms(), at = now + ACT_RECHECK_MS, delay;
+	int64_t rd = a->rules ? rules_next_deadline(a->rules) : INT64_MAX; /* O(rules): once */
 	bool any = a->n_temp || a->n_md;
 
 	/* An open window is due maybe hours ahead: the timer looks every minute (clock steps). */
-	if (a->rules && rules_next_deadline(a->rules) != INT64_MAX) {
+	if (rd != INT64_MAX) {
 		any = true;
-		if (rules_next_deadline(a->rules) < at)
-			at = rules_next_deadline(a->rules);
+		if (rd < at)
+			at = rd;
 	}
 	for (size_t i = 0; i < a->n_temp; i++) {
 		int64_t t = a->temp[i].until_ms > a->temp[i].retry_ms ? a->temp[i].until_ms

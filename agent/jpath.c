@@ -152,3 +152,23 @@ int jkeys_add(struct jkeys *ks, const struct jscan_tok *t)
 	ks->n++;
 	return 0;
 }
+
+const char *jpath_quote(char buf[JPATH_QUOTE_MAX + 4], const struct jscan_tok *t)
+{
+	size_t n = jscan_str_decode(t, buf, JPATH_QUOTE_MAX + 1);
+
+	if (n > JPATH_QUOTE_MAX)
+		memcpy(buf + strlen(buf), "...", 4);
+	return buf;
+}
+
+const char *jpath_quote_num(char buf[JPATH_QUOTE_MAX + 4], const struct jscan_tok *t)
+{
+	size_t n = t->len > JPATH_QUOTE_MAX ? JPATH_QUOTE_MAX : t->len;
+
+	memcpy(buf, t->p, n);
+	buf[n] = '\0';
+	if (t->len > JPATH_QUOTE_MAX)
+		memcpy(buf + n, "...", 4);
+	return buf;
+}

@@ -32,6 +32,17 @@ struct jpath {
  */
 void jpath_format(const struct jpath *p, char *buf, size_t sz);
 
+/* Bytes of a bad value echoed back in an error message (then "..."). */
+#define JPATH_QUOTE_MAX 40
+
+/*
+ * For messages about a bad value: the decoded string @t, or the literal of
+ * the number @t, in @buf cut to JPATH_QUOTE_MAX bytes with "..." when longer.
+ * Return @buf.
+ */
+const char *jpath_quote(char buf[JPATH_QUOTE_MAX + 4], const struct jscan_tok *t);
+const char *jpath_quote_num(char buf[JPATH_QUOTE_MAX + 4], const struct jscan_tok *t);
+
 /* A key of one object, for the duplicate-key rule. */
 struct jkey {
 	const char *p;

@@ -22,10 +22,11 @@
 #include <string.h>
 
 #include "jscan.h"
+#include "jpath.h"
 #include "markdown.h"
 #include "util.h"
 
-#define QUOTE_MAX 40 /* bytes of a bad value echoed back in a message */
+#define QUOTE_MAX JPATH_QUOTE_MAX
 #define HOUR_MS 3600000LL
 #define AT_MAX 48 /* a path: "lots[63].expires_at" */
 #define STEP_SEARCH_MAX (2 * (MARKDOWN_MAX_LOTS * (MARKDOWN_MAX_ROWS + 1) + 4))
@@ -86,32 +87,16 @@ static void perr(struct parser *ps, const char *at, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* The decoded string @t, cut to QUOTE_MAX bytes with "..." when longer; controls as '?'. */
+/* jpath_quote(), with control characters shown as '?'. */
 static const char *quote(char buf[QUOTE_MAX + 4], const struct jscan_tok *t)
 {
-	size_t n = jscan_str_decode(t, buf, QUOTE_MAX + 1);
-
+	jpath_quote(buf, t);
 	for (char *c = buf; *c; c++) {
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			*c = '?';
 	}
-	if (n > QUOTE_MAX)
-		memcpy(buf + strlen(buf), "...", 4);
 	return buf;
 }
-
-/* The number literal @t, cut the same way. */
-static const char *quote_num(char buf[QUOTE_MAX + 4], const struct jscan_tok *t)
-{
-	size_t n = t->len > QUOTE_MAX ? QUOTE_MAX : t->len;
-
-	memcpy(buf, t->p, n);
-	buf[n] = '\0';
-	if (t->len > QUOTE_MAX)
-		memcpy(buf + n, "...", 4);
-	return buf;
-}
-
 /* Pass 1 accepted the document: the scanner cannot fail here. */
 static enum jscan_type next(struct parser *ps, struct jscan_tok *t)
 {
@@ -145,12 +130,12 @@ static bool get_int(struct parser *ps, const struct jscan_tok *v, const char *at
 	}
 	rc = jscan_int64(v, &n);
 	if (rc == -EINVAL) {
-		perr(ps, at, "must be %s, got %s", what, quote_num(q, v));
+		perr(ps, at, "must be %s, got %s", what, jpath_quote_num(q, v));
 		return false;
 	}
 	if (rc < 0 || n < min || n > max) {
 		perr(ps, at, "must be %lld..%lld, got %s", (long long)min, (long long)max,
-		     quote_num(q, v));
+		     jpath_quote_num(q, v));
 		return false;
 	}
 	*out = n;

@@ -33,7 +33,7 @@
 #include "jscan.h"
 #include "prices.h"
 
-#define QUOTE_MAX 40 /* bytes of a bad value echoed back in a message */
+#define QUOTE_MAX JPATH_QUOTE_MAX
 #define SET_REMOVE 0x80000000u /* SKU set entry: remove[i] rather than items[i] */
 
 enum mode { MODE_BATCH, MODE_SNAPSHOT };
@@ -187,28 +187,6 @@ static void perr(struct parser *ps, const struct jpath *at, const char *fmt, ...
 	va_end(ap);
 }
 
-/* The decoded string @t, cut to QUOTE_MAX bytes with "..." when longer. */
-static const char *quote(char buf[QUOTE_MAX + 4], const struct jscan_tok *t)
-{
-	size_t n = jscan_str_decode(t, buf, QUOTE_MAX + 1);
-
-	if (n > QUOTE_MAX)
-		memcpy(buf + strlen(buf), "...", 4);
-	return buf;
-}
-
-/* The number literal @t, cut the same way. */
-static const char *quote_num(char buf[QUOTE_MAX + 4], const struct jscan_tok *t)
-{
-	size_t n = t->len > QUOTE_MAX ? QUOTE_MAX : t->len;
-
-	memcpy(buf, t->p, n);
-	buf[n] = '\0';
-	if (t->len > QUOTE_MAX)
-		memcpy(buf + n, "...", 4);
-	return buf;
-}
-
 /* ---- walking ---------------------------------------------------------- */
 
 /* Pass 2 met what pass 1 accepted as valid, or more than it counted: a bug. */
@@ -349,20 +327,6 @@ static bool wrong_type(struct parser *ps, const struct jscan_tok *v, enum jscan_
 	return true;
 }
 
-/* Control characters: C0, DEL, and C1 (U+0080..U+009F, UTF-8 c2 80..c2 9f). */
-static bool has_control(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c == 0x7f)
-			return true;
-		if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] < 0xa0)
-			return true;
-	}
-	return false;
-}
-
 static bool sku_char(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -413,7 +377,8 @@ static const char *get_ident(struct parser *ps, const struct jscan_tok *v, const
 		return NULL;
 	for (size_t i = 0; i < v->dlen; i++) {
 		if (!ok((unsigned char)s[i])) {
-			perr(ps, at, "must contain only %s, got \"%s\"", charset, quote(q, v));
+			perr(ps, at, "must contain only %s, got \"%s\"", charset,
+			     jpath_quote(q, v));
 			str_unstore(ps, s);
 			return NULL;
 		}
@@ -483,17 +448,18 @@ static bool get_money(struct parser *ps, const struct jscan_tok *v, const struct
 		return false;
 	}
 	if (v->flags & (JSCAN_F_FRAC | JSCAN_F_EXP)) {
-		perr(ps, at, "must be an integer number of minor units, got %s", quote_num(q, v));
+		perr(ps, at, "must be an integer number of minor units, got %s",
+		     jpath_quote_num(q, v));
 		return false;
 	}
 	rc = jscan_int64(v, &x);
 	if (x < 0 || (rc < 0 && (v->flags & JSCAN_F_NEG))) {
-		perr(ps, at, "must not be negative, got %s", quote_num(q, v));
+		perr(ps, at, "must not be negative, got %s", jpath_quote_num(q, v));
 		return false;
 	}
 	if (rc < 0 || x > PRICE_MONEY_MAX) {
 		perr(ps, at, "is above the maximum of %lld minor units, got %s", PRICE_MONEY_MAX,
-		     quote_num(q, v));
+		     jpath_quote_num(q, v));
 		return false;
 	}
 	*out = x;
@@ -514,7 +480,7 @@ static bool get_ts(struct parser *ps, const struct jscan_tok *v, const struct jp
 			return true;
 	}
 	*ms = 0;
-	perr(ps, at, "must be an RFC 3339 timestamp, got \"%s\"", quote(q, v));
+	perr(ps, at, "must be an RFC 3339 timestamp, got \"%s\"", jpath_quote(q, v));
 	return false;
 }
 
@@ -543,7 +509,7 @@ static bool get_text(struct parser *ps, const struct jscan_tok *v, const struct 
 	} else {
 		jscan_str_decode(v, tmp, sizeof(tmp));
 	}
-	if (has_control(s, v->dlen)) {
+	if (text_has_control(s, v->dlen)) {
 		perr(ps, at, "must not contain control characters");
 		if (keep)
 			str_unstore(ps, s);
@@ -835,13 +801,13 @@ static bool get_url(struct parser *ps, const struct jscan_tok *v, const struct j
 		host = NULL;
 	if (!host || !*host || *host == '/') {
 		perr(ps, at, "must be an http:// or https:// URL with a host, got \"%s\"",
-		     quote(q, v));
+		     jpath_quote(q, v));
 		goto err_unstore;
 	}
 	for (size_t i = 0; i < v->dlen; i++) {
 		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f) {
 			perr(ps, at, "must be printable ASCII without spaces, got \"%s\"",
-			     quote(q, v));
+			     jpath_quote(q, v));
 			goto err_unstore;
 		}
 	}
@@ -884,16 +850,16 @@ static int snap_member(struct parser *ps, const struct jscan_tok *key, const str
 			}
 		}
 		b->snapshot_sha256[0] = '\0';
-		perr(ps, at, "must be 64 hex digits (a SHA-256), got \"%s\"", quote(q, v));
+		perr(ps, at, "must be 64 hex digits (a SHA-256), got \"%s\"", jpath_quote(q, v));
 	} else if (is(key, "size")) {
 		sc->seen |= S_SIZE;
 		if (wrong_type(ps, v, JSCAN_NUMBER, at))
 			return skip(ps, v);
 		if (v->flags & (JSCAN_F_FRAC | JSCAN_F_EXP)) {
-			perr(ps, at, "must be an integer, got %s", quote_num(q, v));
+			perr(ps, at, "must be an integer, got %s", jpath_quote_num(q, v));
 		} else if (jscan_int64(v, &x) < 0 || x < 1 || x > PRICE_SNAPSHOT_MAX) {
 			perr(ps, at, "must be 1..%u bytes, got %s", PRICE_SNAPSHOT_MAX,
-			     quote_num(q, v));
+			     jpath_quote_num(q, v));
 		} else {
 			b->snapshot_size = x;
 			sc->ok |= S_SIZE;
@@ -969,7 +935,7 @@ static int top_member(struct parser *ps, const struct jscan_tok *key, const stru
 
 				if (c < 0x20 || c > 0x7e) {
 					perr(ps, at, "must be printable ASCII, got \"%s\"",
-					     quote(q, v));
+					     jpath_quote(q, v));
 					b->id[0] = '\0';
 					return 0;
 				}
@@ -993,7 +959,8 @@ static int top_member(struct parser *ps, const struct jscan_tok *key, const stru
 				return 0;
 			b->currency[0] = '\0';
 		}
-		perr(ps, at, "must be 3 uppercase letters (ISO 4217), got \"%s\"", quote(q, v));
+		perr(ps, at, "must be 3 uppercase letters (ISO 4217), got \"%s\"",
+		     jpath_quote(q, v));
 		return 0;
 	}
 	if (is(key, "effective_at")) {

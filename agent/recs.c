@@ -30,7 +30,7 @@
 #include "jscan.h"
 #include "recs.h"
 
-#define QUOTE_MAX 40 /* bytes of a bad value echoed back in a message */
+#define QUOTE_MAX JPATH_QUOTE_MAX
 #define NO_ID UINT32_MAX /* an if/then slot holding an invalid SKU */
 
 struct counts {
@@ -94,26 +94,6 @@ static void perr(struct parser *ps, const struct jpath *at, const char *fmt, ...
 	va_start(ap, fmt);
 	price_errors_addv(ps->errs, where, fmt, ap);
 	va_end(ap);
-}
-
-static const char *quote(char buf[QUOTE_MAX + 4], const struct jscan_tok *t)
-{
-	size_t n = jscan_str_decode(t, buf, QUOTE_MAX + 1);
-
-	if (n > QUOTE_MAX)
-		memcpy(buf + strlen(buf), "...", 4);
-	return buf;
-}
-
-static const char *quote_num(char buf[QUOTE_MAX + 4], const struct jscan_tok *t)
-{
-	size_t n = t->len > QUOTE_MAX ? QUOTE_MAX : t->len;
-
-	memcpy(buf, t->p, n);
-	buf[n] = '\0';
-	if (t->len > QUOTE_MAX)
-		memcpy(buf + n, "...", 4);
-	return buf;
 }
 
 /* ---- key sets (duplicate keys), as in prices.c ------------------------ */
@@ -273,19 +253,6 @@ static bool wrong_type(struct parser *ps, const struct jscan_tok *v, enum jscan_
 	return true;
 }
 
-static bool has_control(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c == 0x7f)
-			return true;
-		if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] < 0xa0)
-			return true;
-	}
-	return false;
-}
-
 static bool sku_char(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -323,7 +290,8 @@ static const char *get_ident(struct parser *ps, const struct jscan_tok *v, const
 		return NULL;
 	for (size_t i = 0; i < v->dlen; i++) {
 		if (!ok((unsigned char)s[i])) {
-			perr(ps, at, "must contain only %s, got \"%s\"", charset, quote(q, v));
+			perr(ps, at, "must contain only %s, got \"%s\"", charset,
+			     jpath_quote(q, v));
 			str_unstore(ps, s);
 			return NULL;
 		}
@@ -351,7 +319,7 @@ static const char *get_headline(struct parser *ps, const struct jscan_tok *v,
 	s = str_store(ps, v);
 	if (!s)
 		return NULL;
-	if (has_control(s, v->dlen)) {
+	if (text_has_control(s, v->dlen)) {
 		perr(ps, at, "must not contain control characters");
 		str_unstore(ps, s);
 		return NULL;
@@ -382,13 +350,13 @@ static const char *get_url(struct parser *ps, const struct jscan_tok *v, const s
 		host = NULL;
 	if (!host || !*host || *host == '/') {
 		perr(ps, at, "must be an http:// or https:// URL with a host, got \"%s\"",
-		     quote(q, v));
+		     jpath_quote(q, v));
 		goto err_unstore;
 	}
 	for (size_t i = 0; i < v->dlen; i++) {
 		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f) {
 			perr(ps, at, "must be printable ASCII without spaces, got \"%s\"",
-			     quote(q, v));
+			     jpath_quote(q, v));
 			goto err_unstore;
 		}
 	}
@@ -412,7 +380,7 @@ static bool get_ts(struct parser *ps, const struct jscan_tok *v, const struct jp
 			return true;
 	}
 	*ms = 0;
-	perr(ps, at, "must be an RFC 3339 timestamp, got \"%s\"", quote(q, v));
+	perr(ps, at, "must be an RFC 3339 timestamp, got \"%s\"", jpath_quote(q, v));
 	return false;
 }
 
@@ -438,15 +406,15 @@ static bool get_real(struct parser *ps, const struct jscan_tok *v, const struct 
 	errno = 0;
 	x = strtod(tmp, NULL);
 	if (errno == ERANGE || !isfinite(x)) {
-		perr(ps, at, "is out of the range of a double, got %s", quote_num(q, v));
+		perr(ps, at, "is out of the range of a double, got %s", jpath_quote_num(q, v));
 		return false;
 	}
 	if (max_one && !(x > 0 && x <= 1)) {
-		perr(ps, at, "must be in (0, 1], got %s", quote_num(q, v));
+		perr(ps, at, "must be in (0, 1], got %s", jpath_quote_num(q, v));
 		return false;
 	}
 	if (!max_one && !(x > 0)) {
-		perr(ps, at, "must be > 0, got %s", quote_num(q, v));
+		perr(ps, at, "must be > 0, got %s", jpath_quote_num(q, v));
 		return false;
 	}
 	*out = x;
@@ -886,7 +854,7 @@ static int top_member(struct parser *ps, const struct jscan_tok *key, const stru
 
 				if (c < 0x20 || c > 0x7e) {
 					perr(ps, at, "must be printable ASCII, got \"%s\"",
-					     quote(q, v));
+					     jpath_quote(q, v));
 					s->id[0] = '\0';
 					return 0;
 				}
@@ -905,10 +873,10 @@ static int top_member(struct parser *ps, const struct jscan_tok *key, const stru
 		if (wrong_type(ps, v, JSCAN_NUMBER, at))
 			return skip(ps, v);
 		if (v->flags & (JSCAN_F_FRAC | JSCAN_F_EXP))
-			perr(ps, at, "must be an integer, got %s", quote_num(q, v));
+			perr(ps, at, "must be an integer, got %s", jpath_quote_num(q, v));
 		else if (jscan_int64(v, &x) < 0 || x < 1)
 			perr(ps, at, "must be 1..%lld, got %s", (long long)INT64_MAX,
-			     quote_num(q, v));
+			     jpath_quote_num(q, v));
 		else
 			s->version = x;
 		return 0;

@@ -466,19 +466,6 @@ static char *str_dup(struct parser *ps, uint32_t n)
 	return s;
 }
 
-static bool has_control(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c == 0x7f)
-			return true;
-		if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] < 0xa0)
-			return true;
-	}
-	return false;
-}
-
 static bool c_alnum(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
@@ -550,7 +537,7 @@ static const char *get_str(struct parser *ps, uint32_t n, const struct path *at,
 				return NULL;
 			}
 		}
-	} else if (kind == STR_TEXT && has_control(s, v->v.dlen)) {
+	} else if (kind == STR_TEXT && text_has_control(s, v->v.dlen)) {
 		perr(ps, at, "must not contain control characters");
 		return NULL;
 	}

@@ -550,3 +550,17 @@ bool utf8_valid(const char *buf, size_t len)
 	}
 	return true;
 }
+
+bool text_has_control(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return true;
+		/* C1 in UTF-8: c2 80 .. c2 9f */
+		if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] < 0xa0)
+			return true;
+	}
+	return false;
+}

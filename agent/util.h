@@ -81,5 +81,7 @@ int dynbuf_add_json_str(struct dynbuf *d, const char *s);
 
 /* True if @buf[0..len) is valid UTF-8 (no overlongs, no surrogates). */
 bool utf8_valid(const char *buf, size_t len);
+/* Control characters in UTF-8 text @s[0..n): C0, DEL, and C1 (U+0080..U+009F). */
+bool text_has_control(const char *s, size_t n);
 
 #endif
